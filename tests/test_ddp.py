@@ -13,8 +13,15 @@ from conftest import ROOT
 SCRIPT = ROOT / "tests" / "tiny_train.py"
 
 
-def _run(cmd, env):
+# torchrun --standalone picks a free port, closes it and binds it again later; another process can take it in
+# between. Only that failure is retried (once); anything else fails with the processes' output.
+PORT_RACE = ("EADDRINUSE", "Address already in use", "DistNetworkError", "RendezvousConnectionError")
+
+
+def _run(cmd, env, retries=1):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    if r.returncode != 0 and retries and any(m in r.stdout + r.stderr for m in PORT_RACE):
+        return _run(cmd, env, retries - 1)
     assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
 
 

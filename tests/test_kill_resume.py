@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import ROOT
@@ -67,14 +68,15 @@ def test_sigkill_anywhere_and_mid_save_then_resume(tmp_path, child_env):
     assert not list((run / "checkpoints").glob(f".*{TEMP_MARK}*"))
 
 
-def test_sigterm_saves_and_exits_cleanly(tmp_path, child_env):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_saves_and_exits_cleanly(tmp_path, child_env, sig):
     _finish(tmp_path / "reference", child_env)
     run = tmp_path / "terminated"
     p = _start(run, child_env, "--sleep", "0.05")
-    _wait_for(p, "STEP 6"); p.send_signal(signal.SIGTERM)
+    _wait_for(p, "STEP 6"); p.send_signal(sig)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err[-2000:]
-    assert "interrupted=True" in out and "SIGTERM received" in out
+    assert "interrupted=True" in out and f"{sig.name} received" in out
     stopped_at = load_checkpoint(latest_checkpoint(run / "checkpoints"))["step"]
     assert 6 <= stopped_at < STEPS
     _finish(run, child_env, "--resume")
