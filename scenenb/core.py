@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import random
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,7 @@ def _from_json_value(kind, value):
     "Rebuild tuples and nested configs that JSON turned into lists and dicts, guided by the field's type hint."
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if isinstance(kind, type) and issubclass(kind, Config) and isinstance(value, dict): return kind.from_dict(value)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         for arg in args:
             if arg is type(None): continue
             if value is not None: return _from_json_value(arg, value)

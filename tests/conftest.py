@@ -15,9 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture
-def child_env():
+def child_environment() -> dict:
     "Environment for child processes: single-threaded, repository on the path."
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return env
+
+
+@pytest.fixture
+def child_env():
+    return child_environment()

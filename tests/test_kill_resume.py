@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, child_environment
 from scenenb.io import TEMP_MARK, load_checkpoint
 from scenenb.train import latest_checkpoint
 
@@ -37,14 +37,20 @@ def _final(out):
     return torch.load(out / "final-rank0.pt", weights_only=True)
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    "The uninterrupted run that every interrupted one must end equal to; trained once for the module."
+    out = tmp_path_factory.mktemp("reference")
+    _finish(out, child_environment())
+    return _final(out)
+
+
 def _assert_same(a, b):
     for k in a["model"]: assert torch.equal(a["model"][k], b["model"][k]), f"parameter {k} differs from the uninterrupted run"
     for k in a["objective"]: assert torch.equal(a["objective"][k], b["objective"][k]), f"GECO {k} differs"
 
 
-def test_sigkill_anywhere_and_mid_save_then_resume(tmp_path, child_env):
-    _finish(tmp_path / "reference", child_env)
-    reference = _final(tmp_path / "reference")
+def test_sigkill_anywhere_and_mid_save_then_resume(tmp_path, child_env, reference):
     run = tmp_path / "killed"
 
     # 1. SIGKILL while training (after step 5 was announced, before or while its checkpoint is written)
@@ -69,8 +75,7 @@ def test_sigkill_anywhere_and_mid_save_then_resume(tmp_path, child_env):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_saves_and_exits_cleanly(tmp_path, child_env, sig):
-    _finish(tmp_path / "reference", child_env)
+def test_signal_saves_and_exits_cleanly(tmp_path, child_env, reference, sig):
     run = tmp_path / "terminated"
     p = _start(run, child_env, "--sleep", "0.05")
     _wait_for(p, "STEP 6"); p.send_signal(sig)
@@ -80,4 +85,4 @@ def test_signal_saves_and_exits_cleanly(tmp_path, child_env, sig):
     stopped_at = load_checkpoint(latest_checkpoint(run / "checkpoints"))["step"]
     assert 6 <= stopped_at < STEPS
     _finish(run, child_env, "--resume")
-    _assert_same(_final(run), _final(tmp_path / "reference"))
+    _assert_same(_final(run), reference)

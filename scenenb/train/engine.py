@@ -111,7 +111,9 @@ def batch_stream(data, cfg: FitConfig, info: DistInfo, start_step: int) -> Itera
     if isinstance(data, torch.utils.data.Dataset):  # iterable dataset: batch it, per-rank streams are the dataset's job
         data = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size // info.world_size,
                                            num_workers=cfg.num_workers, worker_init_fn=seed_worker)
-    skip = start_step % len(data) if start_step and hasattr(data, "__len__") and len(data) else 0
+    try: length = len(data)
+    except TypeError: length = 0  # e.g. a DataLoader over an IterableDataset without __len__
+    skip = start_step % length if start_step and length else 0
     while True:
         for batch in data:
             if skip: skip -= 1; continue
