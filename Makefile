@@ -29,3 +29,4 @@ clean-nbs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
+	$(BIN)/python benchmarks/data_throughput.py

@@ -84,3 +84,47 @@ def info_text() -> str:
 def _info(args) -> int:
     print(info_text())
     return 0
+
+# %% ../nbs/90_cli.ipynb #bc82cf36
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    verbs = p.add_subparsers(dest="verb", metavar="verb", required=True)
+    verbs.add_parser("list", help="list the datasets that can be generated")
+    g = verbs.add_parser("generate", help="generate a dataset split into an HDF5 file (resumable)")
+    g.add_argument("dataset", help="dataset name (see `scenenb data list`)")
+    g.add_argument("--split", default="train", help="split name; also picks the default seed and file (default: train)")
+    g.add_argument("--n", type=int, required=True, help="number of scenes")
+    g.add_argument("--out", default=None, help="output file (default: data/<dataset>/<split>.h5)")
+    g.add_argument("--seed", type=int, default=None, help="seed (default: derived from dataset and split)")
+    g.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
+    g.add_argument("--block-size", type=int, default=None, help="scenes per block (default: the dataset's)")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing file or interrupted run")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    v = verbs.add_parser("validate", help="check HDF5 files against the scenenb layout")
+    v.add_argument("files", nargs="+", help="HDF5 files")
+    v.add_argument("--deep", action="store_true", help="also scan every value (labels, cameras, visibility)")
+
+# %% ../nbs/90_cli.ipynb #e0ea5073
+@subcommand("data", "list, generate and validate datasets", _data_arguments)
+def _data(args) -> int:
+    from scenenb.data import dataset_info, list_datasets
+    from scenenb.data.formats import generate_dataset, validate
+    try:
+        if args.verb == "list":
+            for name in list_datasets():
+                i = dataset_info(name)
+                print(f"{name:<42} {i.views:>2} x {i.height}x{i.width}, {i.entities:>2} entities  {i.description}")
+        elif args.verb == "generate":
+            out = generate_dataset(args.dataset, args.n, split=args.split, out=args.out, seed=args.seed, workers=args.workers,
+                                   block_size=args.block_size, overwrite=args.overwrite, progress=not args.quiet)
+            print(out)
+        elif args.verb == "validate":
+            bad = 0
+            for path in args.files:
+                problems = validate(path, deep=args.deep)
+                bad += bool(problems)
+                print(f"{path}: ok" if not problems else "\n".join(problems))
+            return 1 if bad else 0
+    except (KeyError, ValueError, FileExistsError) as e:
+        print(f"scenenb data {args.verb}: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    return 0

@@ -25,8 +25,8 @@ from .core import repo_paths
 
 # %% auto #0
 __all__ = ['TEMP_MARK', 'CHECKPOINT_FORMAT', 'CARD_FIELDS', 'atomic_open', 'atomic_write_text', 'remove_stale_temps',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_state_checked', 'sha256_file', 'read_index',
-           'save_release', 'load_release']
+           'atomic_path', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_state_checked', 'sha256_file',
+           'read_index', 'save_release', 'load_release']
 
 # %% ../nbs/01_io.ipynb #e9a22607
 TEMP_MARK = ".tmp-"
@@ -71,6 +71,23 @@ def remove_stale_temps(folder: str | Path) -> list[Path]:
     removed = [p for p in Path(folder).glob(f".*{TEMP_MARK}*") if p.is_file()]
     for p in removed: p.unlink(missing_ok=True)
     return removed
+
+# %% ../nbs/01_io.ipynb #5bfd0278
+@contextmanager
+def atomic_path(path: str | Path):
+    "Yield a temporary path beside `path` to write to by name; on a clean exit fsync it and rename it over `path`."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 # %% ../nbs/01_io.ipynb #2da649fc
 CHECKPOINT_FORMAT = "scenenb-checkpoint"
