@@ -90,3 +90,17 @@ def test_gqn_loader_with_workers(tmp_path):
         b, m = batch["context_views"].shape
         assert batch["context_images"].shape == (b, m, 3, 64, 64) and batch["query_pose"].shape == (b, 7)
         assert 1 <= m <= 14 and (batch["context_views"] != batch["query_view"][:, None]).all()
+
+
+def test_stream_shards_over_ddp_ranks_and_workers(tmp_path, child_env):
+    "2 torchrun ranks x 2 DataLoader workers stream generated scenes: together every scene once, no two shards alike."
+    import json
+    import sys
+
+    from conftest import ROOT
+    from test_ddp import _run
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+          str(ROOT / "tests" / "stream_ranks.py"), str(tmp_path)], child_env)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0 and r1 and not set(r0) & set(r1), "two ranks streamed the same scene"
+    assert sorted(r0 + r1) == list(range(64))
