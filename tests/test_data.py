@@ -1,6 +1,6 @@
 """The data layer end to end, with real processes: `scenenb data generate` in parallel, SIGKILLed and resumed; files that
 validate; loaders with several DataLoader workers feeding a real training loop."""
-import shutil
+import os
 import signal
 import subprocess
 import time
@@ -25,11 +25,11 @@ def test_generate_in_parallel_kill_and_resume(tmp_path, child_env):
     out, n = tmp_path / "tetrominoes" / "train.h5", 12000
     cmd = [str(BIN / "scenenb"), "data", "generate", "tetrominoes", "--n", str(n), "--out", str(out),
            "--seed", "3", "--workers", "2", "--block-size", "64", "--quiet"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env, start_new_session=True)
     parts = out.with_name("train.h5.parts")
     deadline = time.time() + 120
     while len(list(parts.glob("block-*.h5"))) < 4 and time.time() < deadline and p.poll() is None: time.sleep(0.02)
-    p.send_signal(signal.SIGKILL); p.wait()
+    os.killpg(p.pid, signal.SIGKILL); p.wait()  # the command and its worker processes, as a killed job
     assert not out.exists(), "the run finished before it could be killed; make it longer"
     done = len(list(parts.glob("block-*.h5")))
     assert 4 <= done < n // 64

@@ -18,7 +18,7 @@ __all__ = ['PRIMITIVES', 'INF', 'EPS', 'TOL', 'ICOSAHEDRON_VERTICES', 'ICOSAHEDR
            'normal_box', 'hit_cylinder', 'normal_cylinder', 'hit_capsule', 'normal_capsule', 'hit_cone', 'normal_cone',
            'hit_slabs', 'normal_slabs', 'hit_icosahedron', 'normal_icosahedron', 'hit_prism', 'normal_prism',
            'hit_plane', 'normal_plane', 'half_height', 'world_to_object', 'trace', 'surface_normals',
-           'shadow_directions', 'light_visibility', 'shade', 'render', 'render_ids']
+           'shadow_directions', 'bounding_radius', 'may_shadow', 'light_visibility', 'shade', 'render', 'render_ids']
 
 # %% ../../nbs/33_data.render.ipynb #57d47a2a
 PRIMITIVES = ("box", "sphere", "cylinder", "capsule", "cone", "icosahedron", "prism", "plane")
@@ -484,17 +484,64 @@ def shadow_directions(to_light: Tensor, softness: float, samples: int, generator
     return _normalize(d.permute(3, 0, 1, 2))
 
 
-def light_visibility(scene: Scene, light: Light, s: Tensor, points: Tensor, generator=None) -> Tensor:
-    "Fraction [M] of the shadow rays from `points` [3, M] of scenes `s` [M] (sorted) that reach the light."
-    S = scene.num_scenes
+def bounding_radius(kind: Tensor, size: Tensor) -> Tensor:
+    "Radius [...] of a sphere about the primitive's centre that holds primitives `kind` [...] of `size` [..., 3]; inf for planes."
+    r, h = size[..., 0], size[..., 2]
+    slant = torch.hypot(r, h)
+    radii = torch.stack([size.norm(dim=-1), r, slant, r + h, slant, r, slant, torch.full_like(r, INF)], -1)  # PRIMITIVES order
+    return radii.gather(-1, kind.clamp(min=0)[..., None])[..., 0]
+
+
+def may_shadow(scene: Scene, light: Light, start: Tensor) -> Tensor:
+    """Can primitive n block some shadow ray from point p? bool [S, N, P] for points `start` [3, S, P]: a conservative
+    test of each primitive's bounding sphere (or, for planes, the side the point lies on) against the cone of
+    directions within `light.softness` of the light."""
+    slack = 1e-3                                                                  # radians, and relative radius
+    c, L = scene.position.permute(2, 0, 1)[..., None], light.direction.T[:, :, None, None]   # [3, S, N, 1], [3, S, 1, 1]
+    q = c - start[:, :, None]                                                     # [3, S, N, P]: point → centre
+    R = bounding_radius(scene.kind, scene.size)[..., None] * (1 + slack) + slack  # [S, N, 1]
+    qq = dot(q, q)
+    dist = torch.sqrt(qq)
+    angle = torch.acos((dot(q, L) / dist).clamp(-1, 1))                           # between the light and the centre
+    spread = torch.asin((R / dist).clamp(max=1)) + light.softness + slack         # the sphere's half-angle + the cone's
+    near = (qq <= R * R) | (angle <= spread)
+    n = scene.rotation[..., 2].permute(2, 0, 1)[..., None]                        # plane normals [3, S, N, 1]
+    nL = dot(n, L)
+    plane = (dot(n, -q) * nL <= 0) | (nL.abs() <= math.sin(light.softness + slack))   # the ray can turn towards it
+    casts = scene.kind >= 0 if scene.casts_shadow is None else (scene.kind >= 0) & scene.casts_shadow
+    return torch.where((scene.kind == PRIMITIVES.index("plane"))[..., None], plane, near) & casts[..., None]
+
+
+def _pack(s: Tensor, S: int) -> tuple[int, Tensor]:
+    "Width P of a padded [S, P] layout of points of sorted scenes `s` [M], and each point's flat slot in it."
     count = torch.bincount(s, minlength=S)                                       # points per scene
     rank = torch.arange(len(s), device=s.device) - (count.cumsum(0) - count).index_select(0, s)
     P = int(count.max()) if len(s) else 0
-    slot = s * P + rank
-    start = points.new_zeros((3, S * P, 1)).index_copy_(1, slot, points[..., None])  # [3, S·P, 1], padded
-    dirs = shadow_directions(light.direction.T, light.softness, light.shadow_samples, generator, P)
-    blocked = trace(scene, start.view(3, S, P, 1), dirs, any_hit=True, only=scene.casts_shadow)   # [S, P, m]
-    return 1 - blocked.flatten(0, 1).index_select(0, slot).to(points.dtype).mean(-1)
+    return P, s * P + rank
+
+
+def light_visibility(scene: Scene, light: Light, s: Tensor, points: Tensor, generator=None) -> Tensor:
+    "Fraction [M] of the shadow rays from `points` [3, M] of scenes `s` [M] (sorted) that reach the light."
+    S = scene.num_scenes
+    P, slot = _pack(s, S)
+    start = points.new_zeros((3, S * P)).index_copy_(1, slot, points).view(3, S, P)   # padded
+    dirs = shadow_directions(light.direction.T, light.softness, light.shadow_samples, generator, P)  # [3, S, P or 1, m]
+    casts = scene.kind >= 0 if scene.casts_shadow is None else (scene.kind >= 0) & scene.casts_shadow
+    columns = casts.any(0).nonzero(as_tuple=True)[0]                             # slots that cast in some scene
+    near = may_shadow(scene._map(lambda x: x[:, columns]), light, start)         # [S, C, P]
+    only = torch.zeros_like(casts).index_copy_(1, columns, near.any(2))          # primitives near some point
+    visible = points.new_ones(len(s))
+    todo = near.any(1).flatten().index_select(0, slot).nonzero(as_tuple=True)[0] # points some primitive may shadow
+    if not len(todo): return visible
+    P2, slot2 = _pack(s.index_select(0, todo), S)
+    start = points.new_zeros((3, S * P2, 1)).index_copy_(1, slot2, points[:, todo, None]).view(3, S, P2, 1)
+    if dirs.shape[2] > 1:                                                        # per-point directions: the same subset
+        m = dirs.shape[3]
+        picked = dirs.flatten(1, 2).index_select(1, slot.index_select(0, todo))
+        dirs = light.direction.T[:, :, None, None].expand(3, S, P2, m).contiguous().view(3, S * P2, m)
+        dirs = dirs.index_copy_(1, slot2, picked).view(3, S, P2, m)
+    blocked = trace(scene, start, dirs, any_hit=True, only=only)           # [S, P2, m]
+    return visible.index_copy_(0, todo, 1 - blocked.flatten(0, 1).index_select(0, slot2).to(points.dtype).mean(-1))
 
 
 def _per_scene(x, S: int, like: Tensor) -> Tensor:

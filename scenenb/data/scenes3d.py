@@ -11,20 +11,21 @@ import numpy as np
 import torch
 
 from ..core import check_choice
-from .render import ICOSAHEDRON_INRADIUS, ICOSAHEDRON_VERTICES, PRIMITIVES, Light, Scene, render, render_ids
+from .render import ICOSAHEDRON_INRADIUS, ICOSAHEDRON_VERTICES, PRIMITIVES, Light, Scene, look_at, render, render_ids
+from .sprites import hsv_to_rgb
 
 # %% auto #0
 __all__ = ['RAY_BUDGET', 'SCENE_KEYS', 'GQN_SHAPES', 'ROOM_HALF', 'GQN_WALL_COLORS', 'GQN_FLOOR_COLORS', 'SKY', 'GQN_FOV',
            'RING_RADIUS', 'RING_HEIGHT', 'GQN_OBJECT_SIZE', 'GQN_OBJECT_AREA', 'WALL_HEIGHT', 'ROOM_LIGHT', 'STEPS',
            'SM_DISTANCE', 'SM_LIGHT', 'OR_HUES', 'OR_WALL_HEIGHT', 'OR_OBJECT_SIZE', 'OR_LIGHT', 'CLEVR_COLORS',
            'CLEVR_SIZES', 'CLEVR_MATERIALS', 'CLEVR_SHAPES', 'CLEVR_CAMERA', 'CLEVR_CAMERA_JITTER', 'CLEVR_HFOV',
-           'CLEVR_GROUND', 'CLEVR_LIGHT', 'DATASETS', 'rot_z', 'view_direction', 'look_at', 'project', 'hsv_to_rgb',
-           'random_colors', 'first_valid', 'place_on_floor', 'redraw_failed', 'to_scene', 'render_scenes', 'label_maps',
-           'count_pixels', 'object_primitives', 'footprint', 'room_shell', 'draw_objects', 'disc_sampler',
-           'ring_cameras', 'wall_distance', 'free_cameras', 'rooms_layout', 'generate_gqn_rooms', 'self_avoiding_walk',
-           'orbit_cameras', 'generate_shepard_metzler', 'wedge_sampler', 'objects_room_layout', 'redraw_hidden',
-           'generate_objects_room', 'clevr_fov', 'clevr_cameras', 'clevr_directions', 'clevr_layout', 'clevr_rows',
-           'clevr_light', 'generate_clevr', 'clevr6_filter']
+           'CLEVR_GROUND', 'CLEVR_LIGHT', 'DATASETS', 'rot_z', 'view_direction', 'project', 'random_colors',
+           'first_valid', 'place_on_floor', 'redraw_failed', 'to_scene', 'render_scenes', 'label_maps', 'count_pixels',
+           'object_primitives', 'footprint', 'room_shell', 'draw_objects', 'disc_sampler', 'ring_cameras',
+           'wall_distance', 'free_cameras', 'rooms_layout', 'generate_gqn_rooms', 'self_avoiding_walk', 'orbit_cameras',
+           'generate_shepard_metzler', 'wedge_sampler', 'objects_room_layout', 'redraw_hidden', 'generate_objects_room',
+           'clevr_fov', 'clevr_cameras', 'clevr_directions', 'clevr_layout', 'clevr_rows', 'clevr_light',
+           'generate_clevr', 'clevr6_filter']
 
 # %% ../../nbs/34_data.scenes3d.ipynb #50866249
 def rot_z(angle: np.ndarray) -> np.ndarray:
@@ -37,14 +38,6 @@ def rot_z(angle: np.ndarray) -> np.ndarray:
 def view_direction(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
     "Unit viewing direction `[..., 3]` of cameras with the given yaw and pitch (GQN convention)."
     return np.stack([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)], -1)
-
-
-def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    "Camera poses `[..., 5]` (x, y, z, yaw, pitch) at `eye [..., 3]` looking at `target [..., 3]`."
-    d = np.broadcast_to(target, eye.shape) - eye
-    yaw = np.arctan2(d[..., 1], d[..., 0])
-    pitch = np.arctan2(d[..., 2], np.hypot(d[..., 0], d[..., 1]))
-    return np.concatenate([eye, yaw[..., None], pitch[..., None]], -1)
 
 
 def project(points: np.ndarray, cameras: np.ndarray, height: int, width: int, fov: float) -> np.ndarray:
@@ -62,19 +55,10 @@ def project(points: np.ndarray, cameras: np.ndarray, height: int, width: int, fo
     return np.stack([col, row, depth], -1)
 
 # %% ../../nbs/34_data.scenes3d.ipynb #b4f0281e
-def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    "RGB `[..., 3]` in [0, 1] from hue, saturation, value in [0, 1] (arrays of one shape)."
-    i = np.floor(h * 6) % 6
-    f = h * 6 - np.floor(h * 6)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    table = np.stack([np.stack(c, -1) for c in [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]], 0)
-    return np.take_along_axis(table, i.astype(np.int64)[None, ..., None].repeat(3, -1), 0)[0]
-
-
 def random_colors(rng: np.random.Generator, shape: tuple, saturation=(0.6, 1.0), value=(0.7, 1.0)) -> np.ndarray:
     "Random vivid RGB colours `[*shape, 3]`: uniform hue, saturation and value uniform in the given ranges."
     h = rng.random(shape)
-    return hsv_to_rgb(h, rng.uniform(*saturation, shape), rng.uniform(*value, shape))
+    return hsv_to_rgb(np.stack([h, rng.uniform(*saturation, shape), rng.uniform(*value, shape)], -1))  # sprites' HSV → RGB
 
 # %% ../../nbs/34_data.scenes3d.ipynb #835c71f9
 def first_valid(good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -436,7 +420,7 @@ def objects_room_layout(rng, n: int, min_objects: int = 1, max_objects: int = 3,
         color = random_colors(rng, (k, 1) if identical_color else (k, max_objects))
         color = np.broadcast_to(color, (k, max_objects, 3)) * obj["present"][..., None]
         hue = rng.choice(OR_HUES, (k, 2))
-        room = hsv_to_rgb(hue, np.full_like(hue, 0.9), np.full_like(hue, 0.95))          # (k, 2, 3): floor, walls
+        room = hsv_to_rgb(np.stack([hue, np.full_like(hue, 0.9), np.full_like(hue, 0.95)], -1))          # (k, 2, 3): floor, walls
         return dict(obj, xy=xy, color=color, floor_rgb=room[:, 0], wall_rgb=room[:, 1], cameras=cam[:, None]), ok & placed
     return redraw_failed(draw, n, rng)
 
@@ -491,7 +475,7 @@ def clevr_fov(height: int, width: int) -> float:
 def clevr_cameras(rng, n: int) -> np.ndarray:
     "Poses `[n, 5]`: CLEVR's camera location jittered by U[−0.5, 0.5] per coordinate, looking at the origin."
     eye = np.array(CLEVR_CAMERA) + rng.uniform(-CLEVR_CAMERA_JITTER, CLEVR_CAMERA_JITTER, (n, 3))
-    return look_at(eye, np.zeros(3))
+    return look_at(torch.from_numpy(eye), torch.zeros(3, dtype=torch.float64)).numpy()
 
 
 def clevr_directions(cameras: np.ndarray) -> np.ndarray:
@@ -556,8 +540,10 @@ def clevr_light(rng, n: int) -> np.ndarray:
 
 # %% ../../nbs/34_data.scenes3d.ipynb #be882349
 def generate_clevr(n: int, rng: np.random.Generator, min_objects: int = 3, max_objects: int = 10, height: int = 240,
-                   width: int = 320, min_pixels_per_object: int = 200, supersample: int = 1) -> dict:
-    "`n` CLEVR-with-masks scenes (one view): images, masks (0 background, k object k), cameras and CLEVR's factors."
+                   width: int = 320, min_pixels_per_object: int = 200, supersample: int = 1,
+                   shadow_samples: int = CLEVR_LIGHT["shadow_samples"]) -> dict:
+    """`n` CLEVR-with-masks scenes (one view): images, masks (0 background, k object k), cameras and CLEVR's factors.
+    `shadow_samples`: rays per lit pixel for the soft shadows (1 = hard shadows, faster)."""
     K, fov = max_objects + 1, clevr_fov(height, width)
     cams = clevr_cameras(rng, n)
     count = rng.integers(min_objects, max_objects + 1, n)
@@ -567,7 +553,7 @@ def generate_clevr(n: int, rng: np.random.Generator, min_objects: int = 3, max_o
     lay = redraw_hidden(lay, masks_fn, redraw, rng, 1, K, math.ceil(min_pixels_per_object * height * width / (240 * 320)))
     ground = np.asarray(CLEVR_GROUND) * (CLEVR_LIGHT["ambient"] + CLEVR_LIGHT["intensity"] * lay["light"][:, 2:])  # lit, unshadowed
     images, masks = render_scenes(clevr_rows(lay), lay["cameras"], rng, height=height, width=width, fov=fov,
-                                  light=dict(CLEVR_LIGHT, direction=lay["light"]), background=ground, supersample=supersample)
+                                  light=dict(CLEVR_LIGHT, direction=lay["light"], shadow_samples=shadow_samples), background=ground, supersample=supersample)
     position = np.concatenate([lay["xy"], lay["radius"][..., None]], -1)              # (n, J, 3)
     pixel = project(position, lay["cameras"], height, width, fov)                     # (n, J, 3)
     pixel[..., :2] = np.round(pixel[..., :2])
