@@ -104,3 +104,18 @@ def test_stream_shards_over_ddp_ranks_and_workers(tmp_path, child_env):
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0 and r1 and not set(r0) & set(r1), "two ranks streamed the same scene"
     assert sorted(r0 + r1) == list(range(64))
+
+
+def test_emorl_clevr6_preset_on_generated_clevr(tmp_path):
+    "EMORL's CLEVR6 pipeline on a real generated CLEVR file: crop 29:221 x 64:256, resize to 96, keep <= 6 objects."
+    from scenenb.data.scenes3d import clevr6_filter
+    path = generate_dataset("clevr_with_masks", 8, out=tmp_path / "clevr.h5", seed=4, block_size=4, workers=1, progress=False)
+    with h5py.File(path) as f:
+        keep = np.flatnonzero(clevr6_filter({k: f[f"factors/{k}"][:] for k in f["factors"]}))
+        assert 0 < len(keep) < 8, f"seed 4 should give scenes on both sides of the filter, got {keep}"
+        full_mask = f["masks"][int(keep[0]), 0]
+    ds = ObjectsDataset(path, preset="emorl_clevr6_96", one_hot_masks=True)
+    assert [int(ds[i]["index"]) for i in range(len(ds))] == keep.tolist()
+    ex = ds[0]
+    assert ex["image"].shape == (3, 96, 96) and ex["masks"].shape == (11, 1, 96, 96)
+    assert set(ex["mask"].unique().tolist()) <= set(np.unique(full_mask[29:221, 64:256]).tolist())

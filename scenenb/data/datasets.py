@@ -31,9 +31,9 @@ CROPS = {"emorl_clevr": (29, 221, 64, 256)}  # rows top:bottom, columns left:rig
 PRESETS = {
     "emorl_clevr6_96": dict(crop="emorl_clevr", size=96, max_objects=6),
     "emorl_clevr6_128": dict(crop="emorl_clevr", size=128, max_objects=6),
-    "emorl_tetrominoes": dict(),
-    "emorl_multi_dsprites": dict(),
-    "emorl_objects_room": dict(),
+    "emorl_tetrominoes": dict(size=35),
+    "emorl_multi_dsprites": dict(size=64),
+    "emorl_objects_room": dict(size=64),
 }
 
 # %% ../../nbs/35_data.datasets.ipynb #93ee812e
@@ -216,6 +216,10 @@ class GeneratedObjects(_GeneratedStream, _ObjectsOptions):
         super().__init__(dataset, seed, num_scenes, block_size)
         self._set_options(preset, view, crop, size, one_hot_masks, max_objects, factors)
         self.background = self.info.background_entities
+
+    def __len__(self) -> int:
+        if self.max_objects is not None: raise TypeError("a stream filtered by max_objects has no known length")
+        return super().__len__()
 
     def __iter__(self):
         for index, s in self.scenes():
