@@ -9,6 +9,7 @@ import argparse
 import importlib
 import platform
 import sys
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -99,6 +100,16 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--block-size", type=int, default=None, help="scenes per block (default: the dataset's)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing file or interrupted run")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    c = verbs.add_parser("convert", help="convert a real dataset (DeepMind TFRecords, EMORL/OCL HDF5) into the scenenb layout")
+    c.add_argument("dataset", help="dataset name (see `scenenb data convert --help` of scenenb.data.convert)")
+    c.add_argument("source", help="GQN: the folder holding <dataset>/<split>/*.tfrecord; Multi-Object: the .tfrecords file")
+    c.add_argument("--split", default="train", help="split to convert (default: train)")
+    c.add_argument("--out", default=None, help="output folder: writes OUT/<dataset>/<split>.h5 (default: data/)")
+    c.add_argument("--fraction", type=float, default=1.0, help="convert only this fraction of the records (default: 1)")
+    c.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU core)")
+    c.add_argument("--skip-corrupt", action="store_true", help="skip bad records (listed at the end) instead of stopping")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing file or interrupted run")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
     v = verbs.add_parser("validate", help="check HDF5 files against the scenenb layout")
     v.add_argument("files", nargs="+", help="HDF5 files")
     v.add_argument("--deep", action="store_true", help="also scan every value (labels, cameras, visibility)")
@@ -117,6 +128,12 @@ def _data(args) -> int:
             out = generate_dataset(args.dataset, args.n, split=args.split, out=args.out, seed=args.seed, workers=args.workers,
                                    block_size=args.block_size, overwrite=args.overwrite, progress=not args.quiet)
             print(out)
+        elif args.verb == "convert":
+            from scenenb.data.convert import convert
+            out = None if args.out is None else Path(args.out) / args.dataset / f"{args.split}.h5"
+            report = convert(args.dataset, args.source, split=args.split, out=out, fraction=args.fraction, workers=args.workers,
+                             skip_corrupt=args.skip_corrupt, overwrite=args.overwrite, progress=not args.quiet)
+            print(report)
         elif args.verb == "validate":
             bad = 0
             for path in args.files:
@@ -124,7 +141,7 @@ def _data(args) -> int:
                 bad += bool(problems)
                 print(f"{path}: ok" if not problems else "\n".join(problems))
             return 1 if bad else 0
-    except (KeyError, ValueError, FileExistsError) as e:
+    except (KeyError, ValueError, FileExistsError, FileNotFoundError) as e:
         print(f"scenenb data {args.verb}: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
     return 0
