@@ -170,6 +170,7 @@ def test_scenenb_data_convert_command(tmp_path, child_env):
                         "--workers", "1", "--quiet"], capture_output=True, text=True, env=child_env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     out = tmp_path / "out" / "tetrominoes" / "train.h5"
+    assert f"{out}: 5 scenes" in r.stdout and "0 corrupt record(s) skipped" in r.stdout, r.stdout
     assert validate(out, deep=True) == []
     ds = ObjectsDataset(out)
     assert len(ds) == 5 and np.array_equal(ds[3]["mask"].numpy(), records[3][1])

@@ -275,6 +275,12 @@ class ConvertReport:
     estimate: dict = field(default_factory=dict)
     seconds: float = 0.0
 
+    def __str__(self) -> str:
+        "The summary `scenenb data convert` prints: the file, the scenes, the time and every skipped record."
+        lines = [f"{self.path}: {self.num_scenes:,} scenes in {self.seconds:.1f} s; {len(self.skipped)} corrupt record(s) skipped"]
+        lines += [f"  skipped {file}, record {index} at byte {offset}: {reason}" for file, index, offset, reason in self.skipped]
+        return "\n".join(lines)
+
 
 def _start_meta(spec: Spec, split: str, files: list[Path], root: Path, fraction: float, **extra) -> dict:
     names = [str(p.relative_to(root)) if p.is_relative_to(root) else p.name for p in files]
