@@ -13,7 +13,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['GENERATOR_MODULES', 'DEFAULT_BLOCK_SIZE', 'DatasetInfo', 'register_dataset', 'list_datasets', 'dataset_info',
-           'block_rng', 'check_scenes', 'generate_block', 'generate']
+           'block_rng', 'check_scenes', 'generate_block', 'concat_scenes', 'generate']
 
 # %% ../../nbs/30_data.ipynb #4386a013
 GENERATOR_MODULES = ("scenenb.data.sprites", "scenenb.data.scenes3d")
@@ -115,8 +115,9 @@ def _take(scenes: dict, sl: slice) -> dict:
     return {k: (_take(v, sl) if isinstance(v, dict) else v[sl]) for k, v in scenes.items()}
 
 
-def _concat(parts: list[dict]) -> dict:
-    return {k: (_concat([p[k] for p in parts]) if isinstance(v, dict) else np.concatenate([p[k] for p in parts]))
+def concat_scenes(parts: list[dict]) -> dict:
+    "Concatenate scene dicts (arrays and nested `factors`) along the scene axis."
+    return {k: (concat_scenes([p[k] for p in parts]) if isinstance(v, dict) else np.concatenate([p[k] for p in parts]))
             for k, v in parts[0].items()}
 
 
@@ -127,4 +128,4 @@ def generate(name: str, n: int, seed: int = 0, start: int = 0, block_size: int |
     first, last = start // size, (start + n - 1) // size
     parts = [generate_block(name, seed, j, size) for j in range(first, last + 1)]
     offset = start - first * size
-    return _take(_concat(parts), slice(offset, offset + n))
+    return _take(concat_scenes(parts), slice(offset, offset + n))

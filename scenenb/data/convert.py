@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from ..core import check_choice
+from . import concat_scenes
 from .formats import (LAYOUT_VERSION, create_layout, default_path, merge_parts, part_path, prepare_parts,
                                   run_parts, write_scenes)
 from .tfrecord import TFRecordError, iter_records, parse_example, record_offsets
@@ -153,10 +154,6 @@ def _template(spec: Spec) -> dict:
     return dict(images=z(1, 1, spec.height, spec.width, spec.channels), masks=z(1, 1, spec.height, spec.width), factors=factors)
 
 
-def _concat(scenes: list[dict]) -> dict:
-    return {k: (_concat([s[k] for s in scenes]) if isinstance(v, dict) else np.concatenate([s[k] for s in scenes]))
-            for k, v in scenes[0].items()}
-
 # %% ../../nbs/37_data.convert.ipynb #287f8b7a
 def _write_unit(spec: Spec, records, part: Path, source: str, skip_corrupt: bool, skipped: list,
                 sources: dict | None = None, chunk: int = 64) -> int:
@@ -171,8 +168,8 @@ def _write_unit(spec: Spec, records, part: Path, source: str, skip_corrupt: bool
                 except (ConvertError, TFRecordError) as e:
                     if not skip_corrupt: raise
                     skipped.append((source, int(index), int(offset), str(e)))
-                if len(buf) >= chunk: n, buf = write_scenes(f, _concat(buf), n), []
-            if buf: n = write_scenes(f, _concat(buf), n)
+                if len(buf) >= chunk: n, buf = write_scenes(f, concat_scenes(buf), n), []
+            if buf: n = write_scenes(f, concat_scenes(buf), n)
         atomic_write_text(_sidecar(part), json.dumps(dict(scenes=n, skipped=skipped, sources=sources or {})))
     return n
 
