@@ -15,19 +15,10 @@ from typing import Any, Callable
 import torch
 
 # %% auto #0
-__all__ = ['image_grid', 'RunLogger', 'StepInfo', 'output_field', 'first_images', 'ImageGridCallback']
+__all__ = ['RunLogger', 'StepInfo', 'output_field', 'first_images', 'ImageGridCallback']
 
 # %% ../../nbs/23_train.logging.ipynb #563f7964
-def image_grid(images: torch.Tensor, ncol: int = 8, pad: int = 1) -> torch.Tensor:
-    "Tile `images [B, C, H, W]` (values in [0, 1]) into one `[C, rows·(H+pad)+pad, ncol·(W+pad)+pad]` image."
-    if images.ndim != 4: raise ValueError(f"image_grid takes [B, C, H, W]; got shape {tuple(images.shape)}")
-    b, c, h, w = images.shape
-    ncol = min(ncol, b); nrow = math.ceil(b / ncol)
-    grid = images.new_ones(c, nrow * (h + pad) + pad, ncol * (w + pad) + pad)
-    for i, img in enumerate(images.detach().float().clamp(0, 1)):
-        r, q = divmod(i, ncol)
-        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = img
-    return grid
+from ..viz import image_grid  # one grid for the whole library; it lives with the other pictures in scenenb.viz
 
 # %% ../../nbs/23_train.logging.ipynb #dffc7592
 class RunLogger:
