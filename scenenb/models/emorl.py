@@ -89,8 +89,9 @@ class PixelEncoder(nn.Module):
         self.mlp = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
 
     def forward(self, images: Tensor) -> Tensor:
-        features = self.position(self.convs(images * 2 - 1))   # (B, F, H, W)
-        features = features.flatten(2).transpose(1, 2)           # (B, H*W, F)
+        images = (images * 2 - 1).contiguous(memory_format=torch.channels_last)
+        features = self.position(self.convs(images))             # (B, F, H, W), channels-last strides
+        features = features.flatten(2).transpose(1, 2)           # (B, H*W, F), a view (no copy) in that layout
         return self.mlp(features)
 
 # %% ../../nbs/61_models.emorl.ipynb #c670c76f
