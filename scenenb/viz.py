@@ -18,8 +18,8 @@ from torch import Tensor
 from .io import atomic_path
 
 # %% auto #0
-__all__ = ['image_grid', 'slot_palette', 'segmentation_colors', 'toy_decoder', 'slot_figure', 'save_figure', 'traversal_frames',
-           'save_gif']
+__all__ = ['image_grid', 'slot_palette', 'segmentation_colors', 'toy_decoder', 'slot_figure', 'save_figure', 'to_uint8',
+           'traversal_frames', 'save_gif']
 
 # %% ../nbs/51_viz.ipynb #1da893a4
 def image_grid(images: Tensor, ncol: int = 8, pad: int = 1) -> Tensor:
@@ -136,7 +136,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     return path
 
 # %% ../nbs/51_viz.ipynb #f707ec13
-def _to_uint8(x: Tensor) -> Tensor:
+def to_uint8(x: Tensor) -> Tensor:
     "`[..., C, H, W]` in [0, 1] → uint8 `[..., H, W, 3]`."
     if x.shape[-3] == 1: x = x.expand(*x.shape[:-3], 3, *x.shape[-2:])
     return (x.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).movedim(-3, -1)
@@ -161,7 +161,7 @@ def traversal_frames(decode_fn: Callable, latents: Tensor, slot: int | None, dim
         elif p == "mask": pics.append(masks[:, slot])
         elif p == "segmentation": pics.append(segmentation_colors(masks))
         else: raise ValueError(f"panel {p!r}; choose from 'recon', 'component', 'mask', 'segmentation'")
-    return torch.cat([_to_uint8(x) for x in pics], dim=-2).numpy()  # side by side along W
+    return torch.cat([to_uint8(x) for x in pics], dim=-2).numpy()  # side by side along W
 
 # %% ../nbs/51_viz.ipynb #7253bd18
 def save_gif(frames: np.ndarray | Tensor, path: str | Path, fps: float = 10.0) -> Path:

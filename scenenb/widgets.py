@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .viz import _to_uint8, segmentation_colors
+from .viz import to_uint8, segmentation_colors
 
 # %% auto #0
 __all__ = ['explore_frame', 'SlotExplorer', 'slot_explorer']
@@ -27,7 +27,7 @@ def explore_frame(decode_fn: Callable, latents: Tensor, image_index: int, slot: 
     with torch.no_grad(): recon, masks, comps = decode_fn(z)[:3]
     recon, mask, component = recon[0], masks[0, slot], comps[0, slot]
     panels = ([image] if image is not None else []) + [recon, segmentation_colors(masks)[0], mask * component, mask]
-    picture = torch.cat([_to_uint8(p) for p in panels], dim=1).numpy()  # side by side along W
+    picture = torch.cat([to_uint8(p) for p in panels], dim=1).numpy()  # side by side along W
     return dict(recon=recon, component=component, mask=mask, picture=picture)
 
 # %% ../nbs/52_widgets.ipynb #71921442

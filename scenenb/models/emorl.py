@@ -19,9 +19,9 @@ from ..nn.distributions import gaussian_kl, gaussian_nll, gmm_nll, std_from_soft
 from ..nn.layers import PositionEmbedding, image_decoder
 
 # %% auto #0
-__all__ = ['PRESET_IMAGE_SIZES', 'EMORLConfig', 'check_slots', 'step_weights', 'PixelEncoder', 'DualGRU', 'JointGRU',
-           'HierarchicalPosterior', 'ConditionalPrior', 'RefinementNetwork', 'EMORLStep', 'EMORLOutput', 'EMORL',
-           'decode', 'image_nll', 'hierarchical_kl']
+__all__ = ['PRESET_IMAGE_SIZES', 'PRESET_DATA', 'EMORLConfig', 'check_slots', 'step_weights', 'PixelEncoder', 'DualGRU',
+           'JointGRU', 'HierarchicalPosterior', 'ConditionalPrior', 'RefinementNetwork', 'EMORLStep', 'EMORLOutput',
+           'EMORL', 'decode', 'image_nll', 'hierarchical_kl', 'load_emorl']
 
 # %% ../../nbs/61_models.emorl.ipynb #11bd8edf
 @dataclass
@@ -59,6 +59,9 @@ class EMORLConfig(Config):
 
 
 PRESET_IMAGE_SIZES = {"tetrominoes": (35, 35), "multi_dsprites": (64, 64), "clevr6": (96, 96), "clevr": (128, 128)}
+# the loader preset (scenenb.data.datasets.PRESETS) each model preset was trained and evaluated with
+PRESET_DATA = {"tetrominoes": "emorl_tetrominoes", "multi_dsprites": "emorl_multi_dsprites",
+               "clevr6": "emorl_clevr6_96", "clevr": "emorl_clevr6_128"}
 
 # %% ../../nbs/61_models.emorl.ipynb #5083c4f4
 def check_slots(config: EMORLConfig, num_entities: int) -> bool:
@@ -348,3 +351,12 @@ def _sample(self: EMORL, n: int, height: int, width: int, generator: torch.Gener
                        posterior_scale=torch.zeros_like(z), log_masks=log_masks)
 
 EMORL.sample = _sample
+
+# %% ../../nbs/61_models.emorl.ipynb #8a2f8b13
+def load_emorl(state: dict) -> EMORL:
+    "The EMORL model saved in `state` (a dict with `model_config` and `model`, as fit() checkpoints hold), in eval mode."
+    missing = [k for k in ("model_config", "model") if k not in state]
+    if missing: raise KeyError(f"load_emorl: the state lacks {missing}; expected a checkpoint written by fit()")
+    model = EMORL(EMORLConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.eval()
