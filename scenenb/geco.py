@@ -26,10 +26,12 @@ def global_mean(x: Tensor) -> Tensor:
 
 
 class Objective(nn.Module):
-    "Base of all training objectives: `forward(nll, kl, step=, num_elements=)` → scalar loss; `after_step(step)` updates state."
+    "Base of all training objectives: `forward(nll, kl, step=, num_elements=, constraint=)` → scalar loss; `after_step(step)` updates state."
 
-    def forward(self, nll: Tensor, kl: Tensor, step: int = 0, num_elements: int | None = None) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} must define forward(nll, kl, step, num_elements)")
+    def forward(self, nll: Tensor, kl: Tensor, step: int = 0, num_elements: int | None = None,
+                constraint: Tensor | None = None) -> Tensor:
+        "`constraint` (B,): the NLL a constrained objective compares with its target; None means `nll` itself."
+        raise NotImplementedError(f"{type(self).__name__} must define forward(nll, kl, step, num_elements, constraint)")
 
     def after_step(self, step: int) -> None:
         "Commit the state update for training step `step` (no state: nothing to do)."
@@ -77,10 +79,11 @@ class EMORLGECO(Objective):
     @property
     def multiplier(self) -> float: return float(F.softplus(self.zeta))
 
-    def forward(self, nll, kl, step=0, num_elements=None):
+    def forward(self, nll, kl, step=0, num_elements=None, constraint=None):
         self._check(nll, kl)
         C = self.goal.per_image(num_elements)
-        self._pending = C - global_mean(nll.mean()) if step >= self.warm_start else None
+        stat = nll if constraint is None else constraint  # the statistic the target is compared with
+        self._pending = C - global_mean(stat.mean()) if step >= self.warm_start else None
         if step < self.warm_start: return (nll + self.kl_weight * kl).mean()
         lam = F.softplus(self.zeta).detach()
         c_t = C - nll.mean()
@@ -118,11 +121,12 @@ class GenesisGECO(Objective):
     @property
     def multiplier(self) -> float: return float(self.beta)
 
-    def forward(self, nll, kl, step=0, num_elements=None):
+    def forward(self, nll, kl, step=0, num_elements=None, constraint=None):
         self._check(nll, kl)
         d = num_elements or self.goal.num_elements
         lam = self.step_size * (self.reference_elements / d if self.reference_elements and d else 1.0)
-        self._pending = (global_mean(nll.mean()), self.goal.per_image(num_elements), lam)
+        stat = nll if constraint is None else constraint
+        self._pending = (global_mean(stat.mean()), self.goal.per_image(num_elements), lam)
         return nll.mean() + self.beta.clone() * kl.mean()
 
     @torch.no_grad()
@@ -155,10 +159,10 @@ class GenesisPytorchGECO(Objective):
     @property
     def multiplier(self) -> float: return float(F.softplus(self.zeta))
 
-    def forward(self, nll, kl, step=0, num_elements=None):
+    def forward(self, nll, kl, step=0, num_elements=None, constraint=None):
         self._check(nll, kl)
         tau = self.goal.per_image(num_elements)
-        c_global = global_mean(nll.mean()) - tau
+        c_global = global_mean((nll if constraint is None else constraint).mean()) - tau
         c_t = nll.mean() - tau
         if not self.started:
             self._pending = c_global

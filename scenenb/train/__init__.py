@@ -8,7 +8,7 @@ __all__ = []
 # %% ../../nbs/25_train.ipynb #b410d8a0
 from ..geco import EMORLGECO, GenesisGECO, GenesisPytorchGECO, Objective
 from .engine import FitConfig, FitResult, NonFiniteLossError, fit, latest_checkpoint, list_checkpoints
-from .logging import ImageGridCallback, RunLogger, StepInfo
+from .logging import ImageGridCallback, RunLogger, StepInfo, read_scalars
 from .objectives import ELBO, BetaELBO, make_objective
-from .schedules import (Constant, ExponentialDecay, LinearAnneal, Schedule, WarmupDecay, emorl_learning_rate,
-                                     gqn_learning_rate, gqn_pixel_sigma)
+from .schedules import (Constant, ExponentialDecay, LinearAnneal, Schedule, Stepwise, WarmupDecay, emorl_learning_rate,
+                                     gqn_learning_rate, gqn_pixel_sigma, gqn_schedules)

@@ -82,16 +82,18 @@ def to_device(batch, device: torch.device):
     return batch
 
 
-def _loss_terms(out) -> tuple[torch.Tensor, torch.Tensor, int | None]:
+def _loss_terms(out) -> tuple[torch.Tensor, torch.Tensor, int | None, torch.Tensor | None]:
+    "(nll, kl, elements per image, constraint): `constraint_nll` is optional (the NLL a GECO target is compared with)."
     nll, kl = output_field(out, "nll"), output_field(out, "kl")
     if nll is None or kl is None:
         raise TypeError(f"the model returned {type(out).__name__} without 'nll' and 'kl'; fit needs per-sample nll [B] and kl [B] "
                         "(an attribute or dict key each)")
-    recon = output_field(out, "recon")
-    return nll.float(), kl.float(), (recon[0].numel() if isinstance(recon, torch.Tensor) else None)
+    recon, constraint = output_field(out, "recon"), output_field(out, "constraint_nll")
+    return (nll.float(), kl.float(), (recon[0].numel() if isinstance(recon, torch.Tensor) else None),
+            constraint.float() if constraint is not None else None)
 
 
-def batch_stream(data, cfg: FitConfig, info: DistInfo, start_step: int) -> Iterable:
+def batch_stream(data, cfg: FitConfig, info: DistInfo, start_step: int, collate_fn: Callable | None = None) -> Iterable:
     "Endless batches starting at `start_step`: resumable sharded order for a map-style Dataset, else cycle `data`."
     from scenenb.core import seed_worker
     is_map = isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.utils.data.IterableDataset) \
@@ -100,7 +102,7 @@ def batch_stream(data, cfg: FitConfig, info: DistInfo, start_step: int) -> Itera
         sampler = ResumableBatchSampler(len(data), cfg.batch_size, cfg.seed, info.rank, info.world_size, cfg.shuffle)
         gen = torch.Generator()
         loader = torch.utils.data.DataLoader(data, batch_sampler=sampler, num_workers=cfg.num_workers,
-                                             worker_init_fn=seed_worker, generator=gen,
+                                             worker_init_fn=seed_worker, generator=gen, collate_fn=collate_fn,
                                              persistent_workers=False, pin_memory=False)
         epoch, offset = sampler.position_of(start_step)
         while True:
@@ -109,7 +111,7 @@ def batch_stream(data, cfg: FitConfig, info: DistInfo, start_step: int) -> Itera
             yield from loader
             epoch, offset = epoch + 1, 0
     if isinstance(data, torch.utils.data.Dataset):  # iterable dataset: batch it, per-rank streams are the dataset's job
-        data = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size // info.world_size,
+        data = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size // info.world_size, collate_fn=collate_fn,
                                            num_workers=cfg.num_workers, worker_init_fn=seed_worker)
     try: length = len(data)
     except TypeError: length = 0  # e.g. a DataLoader over an IterableDataset without __len__
@@ -186,13 +188,14 @@ def _make_optimizer(cfg: FitConfig, params) -> torch.optim.Optimizer:
 def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: Objective | None = None,
         lr_schedule: Schedule | None = None, hparam_schedules: dict[str, Schedule] | None = None,
         out_dir: str | Path | None = None, resume: bool = False, callbacks: Iterable[Callable[[StepInfo], None]] = (),
-        forward: Callable = default_forward, **overrides) -> FitResult:
+        forward: Callable = default_forward, collate_fn: Callable | None = None, **overrides) -> FitResult:
     """Train `model` on `data` (a map-style Dataset, an IterableDataset or any iterable of batches).
 
     `config` (FitConfig, plus keyword `overrides`) says how; `objective` turns the model's nll/kl into a loss (default ELBO);
     `lr_schedule` sets the learning rate per step (default constant `config.lr`); `hparam_schedules` maps dotted model
     attributes to schedules; `out_dir` receives `checkpoints/` and `tb/` (None: nothing written); `resume` continues from
-    the newest checkpoint in `out_dir`; `callbacks` are called after each step on rank 0; `forward(model, batch)` runs the model."""
+    the newest checkpoint in `out_dir`; `callbacks` are called after each step on rank 0; `forward(model, batch)` runs the model;
+    `collate_fn` builds batches from a Dataset's examples (e.g. `GQNScenes.context_query()`; default: stack)."""
     cfg = (config or FitConfig()).replace(**overrides) if overrides else (config or FitConfig())
     device = get_device(cfg.device)
     info = init_distributed(device)
@@ -230,7 +233,7 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
     net = model
     if info.distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    use_amp = device.type == "cuda" and cfg.amp in ("auto", "bf16")
+    use_amp = (device.type == "cuda" and cfg.amp in ("auto", "bf16")) or (device.type == "cpu" and cfg.amp == "bf16")
     params = [p for p in model.parameters() if p.requires_grad]
     logger = RunLogger(out_dir / "tb" if out_dir else None, cfg.steps, step, cfg.log_every, cfg.progress, enabled=info.is_main)
     result = FitResult(step=step, skipped_nonfinite=skipped)
@@ -250,7 +253,7 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
         barrier(info)
         return path
 
-    batches = batch_stream(data, cfg, info, step)
+    batches = batch_stream(data, cfg, info, step, collate_fn)
     nonfinite_run = 0
     model.train(); objective.train()
     try:
@@ -265,8 +268,8 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
 
                 with torch.autocast(device.type, dtype=torch.bfloat16) if use_amp else contextlib.nullcontext():
                     out = forward(net, batch)
-                nll, kl, num_elements = _loss_terms(out)
-                loss = objective(nll, kl, step=step, num_elements=num_elements)
+                nll, kl, num_elements, constraint = _loss_terms(out)
+                loss = objective(nll, kl, step=step, num_elements=num_elements, constraint=constraint)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm or math.inf)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 # %% auto #0
-__all__ = ['RunLogger', 'StepInfo', 'output_field', 'first_images', 'ImageGridCallback']
+__all__ = ['RunLogger', 'read_scalars', 'StepInfo', 'output_field', 'first_images', 'ImageGridCallback']
 
 # %% ../../nbs/23_train.logging.ipynb #563f7964
 from ..viz import image_grid  # one grid for the whole library; it lives with the other pictures in scenenb.viz
@@ -70,6 +70,18 @@ class RunLogger:
     def close(self) -> None:
         if self.bar is not None: self.bar.close()
         if self.writer is not None: self.writer.flush(); self.writer.close()
+
+# %% ../../nbs/23_train.logging.ipynb #ae00aa2f
+def read_scalars(log_dir: str | Path) -> list[dict]:
+    "History rows `[{'step': t, tag: value, ...}]` (sorted by step) from every TensorBoard event file under `log_dir`."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    rows: dict[int, dict] = {}
+    files = sorted(Path(log_dir).glob("events.out.tfevents.*"), key=lambda p: (p.stat().st_mtime, p.name))
+    for f in files:
+        acc = EventAccumulator(str(f), size_guidance={"scalars": 0}).Reload()
+        for tag in acc.Tags()["scalars"]:
+            for e in acc.Scalars(tag): rows.setdefault(e.step, {"step": e.step})[tag] = e.value
+    return [rows[s] for s in sorted(rows)]
 
 # %% ../../nbs/23_train.logging.ipynb #88fcf466
 @dataclass

@@ -16,7 +16,7 @@ __all__ = ['OBJECTIVES', 'ELBO', 'BetaELBO', 'make_objective']
 class ELBO(Objective):
     "Negative ELBO: mean over the batch of nll + kl."
 
-    def forward(self, nll: Tensor, kl: Tensor, step: int = 0, num_elements: int | None = None) -> Tensor:
+    def forward(self, nll: Tensor, kl: Tensor, step: int = 0, num_elements: int | None = None, constraint=None) -> Tensor:
         self._check(nll, kl)
         return (nll + kl).mean()
 
@@ -29,7 +29,7 @@ class BetaELBO(Objective):
         if beta < 0: raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = float(beta)
 
-    def forward(self, nll, kl, step=0, num_elements=None):
+    def forward(self, nll, kl, step=0, num_elements=None, constraint=None):
         self._check(nll, kl)
         return (nll + self.beta * kl).mean()
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 # %% auto #0
-__all__ = ['Schedule', 'Constant', 'LinearAnneal', 'ExponentialDecay', 'WarmupDecay', 'gqn_learning_rate', 'gqn_pixel_sigma',
-           'emorl_learning_rate']
+__all__ = ['Schedule', 'Constant', 'LinearAnneal', 'ExponentialDecay', 'WarmupDecay', 'gqn_learning_rate', 'gqn_schedules',
+           'gqn_pixel_sigma', 'emorl_learning_rate', 'Stepwise']
 
 # %% ../../nbs/20_train.schedules.ipynb #e3ff73d5
 _SCHEDULES: dict[str, type] = {}
@@ -94,6 +94,12 @@ def gqn_learning_rate(start: float = 5e-4, end: float = 5e-5, steps: int = 1_600
     return LinearAnneal(start, end, steps)
 
 
+def gqn_schedules(config) -> tuple[LinearAnneal, dict]:
+    "A GQN config's learning-rate schedule and `{'sigma': σ schedule}`, for `fit(lr_schedule=..., hparam_schedules=...)`."
+    lr = gqn_learning_rate(config.lr_start, config.lr_end, config.lr_steps)
+    return lr, {"sigma": gqn_pixel_sigma(config.sigma_start, config.sigma_end, config.sigma_steps)}
+
+
 def gqn_pixel_sigma(start: float = 2.0, end: float = 0.7, steps: int = 200_000) -> LinearAnneal:
     "GQN's pixel standard-deviation anneal."
     return LinearAnneal(start, end, steps)
@@ -102,3 +108,21 @@ def gqn_pixel_sigma(start: float = 2.0, end: float = 0.7, steps: int = 200_000) 
 def emorl_learning_rate(value: float = 4e-4, warmup: int = 10_000, decay_origin: str = "end_of_warmup") -> WarmupDecay:
     "EfficientMORL's warm-up then halving every 100k steps."
     return WarmupDecay(value, warmup, 0.5, 100_000, decay_origin)
+
+# %% ../../nbs/20_train.schedules.ipynb #7f1b0821
+@dataclass(frozen=True)
+class Stepwise(Schedule):
+    "Piecewise-constant: `points` ((step, value), ...) sorted by step; the value of the last point with step <= t."
+    points: tuple
+    def __post_init__(self):
+        pts = tuple(tuple(p) if isinstance(p, (list, tuple)) else (p,) for p in self.points)
+        if not pts or any(len(p) != 2 for p in pts):
+            raise ValueError(f"points must be a non-empty sequence of (step, value) pairs; got {self.points!r}")
+        if any(a[0] >= b[0] for a, b in zip(pts, pts[1:])):
+            raise ValueError(f"the steps of points must increase strictly; got {[p[0] for p in pts]}")
+        object.__setattr__(self, "points", pts)
+    def __call__(self, step):
+        value = self.points[0][1]
+        for at, v in self.points:
+            if step >= at: value = v
+        return value
