@@ -12,9 +12,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .core import check_choice
+
 # %% auto #0
 __all__ = ['to_labels', 'contingency', 'ari_from_contingency', 'ari', 'fg_ari', 'segmentation_covering', 'msc', 'sc', 'mse',
-           'bits_per_dim', 'mean_std', 'activeness', 'hungarian_match', 'match_slots_to_objects', 'dci', 'evaluate']
+           'bits_per_dim', 'mean_std', 'activeness', 'hungarian_match', 'match_slots_to_objects', 'dci',
+           'boosted_trees', 'evaluate', 'object_codes', 'object_dci', 'traversal_activeness']
 
 # %% ../nbs/50_metrics.ipynb #fd9b2f39
 def to_labels(segmentation: Tensor) -> Tensor:
@@ -158,23 +161,109 @@ def match_slots_to_objects(pred: Tensor, true: Tensor, background_entities: int 
 def _standardise(x: Tensor, ref: Tensor) -> Tensor:
     return (x - ref.mean(0)) / ref.std(0, unbiased=False).clamp(min=1e-8)
 
-def dci(codes_train: Tensor, factors_train: Tensor, codes_test: Tensor, factors_test: Tensor, ridge: float = 1e-2) -> dict:
-    "DCI with ridge regressors: codes `[N, D]`, factors `[N, F]` → dict(disentanglement, completeness, informativeness (mean held-out R²), importance `[D, F]`, r2 `[F]`)."
-    x, y = _standardise(codes_train.double(), codes_train.double()), _standardise(factors_train.double(), factors_train.double())
-    num_codes, num_factors = x.shape[1], y.shape[1]
-    gram = x.T @ x / len(x) + ridge * torch.eye(num_codes, dtype=x.dtype)  # (D, D)
-    weights = torch.linalg.solve(gram, x.T @ y / len(x))  # (D, F)
-    importance = weights.abs()
-    xt, yt = _standardise(codes_test.double(), codes_train.double()), _standardise(factors_test.double(), factors_train.double())
-    r2 = 1 - (xt @ weights - yt).pow(2).mean(0) / yt.var(0, unbiased=False).clamp(min=1e-12)  # (F,)
-    def one_minus_entropy(p, base):  # rows of p sum to 1
-        p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)
-        return 1 + (p * p.clamp(min=1e-12).log()).sum(-1) / math.log(base) if base > 1 else torch.ones(p.shape[0], dtype=p.dtype)
-    code_weight = importance.sum(1) / importance.sum()  # (D,)
-    disentanglement = (code_weight * one_minus_entropy(importance, num_factors)).sum()
-    completeness = one_minus_entropy(importance.T, num_codes).mean()
-    return dict(disentanglement=disentanglement.item(), completeness=completeness.item(),
-                informativeness=r2.mean().item(), importance=importance, r2=r2)
+
+def _one_minus_entropy(p: Tensor, base: int) -> Tensor:
+    "1 − entropy (base `base`) of each row of p (normalised here)."
+    p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)
+    return 1 + (p * p.clamp(min=1e-12).log()).sum(-1) / math.log(base) if base > 1 else torch.ones(p.shape[0], dtype=p.dtype)
+
+
+def _ridge(x, y, xt, yt, ridge: float):
+    "Importance (D, F) and held-out R² (F,) of ridge regressors on standardised codes and factors."
+    x, y, xt, yt = _standardise(x, x), _standardise(y, y), _standardise(xt, x), _standardise(yt, y)
+    gram = x.T @ x / len(x) + ridge * torch.eye(x.shape[1], dtype=x.dtype)  # (D, D)
+    weights = torch.linalg.solve(gram, x.T @ y / len(x))                     # (D, F)
+    r2 = 1 - (xt @ weights - yt).pow(2).mean(0) / yt.var(0, unbiased=False).clamp(min=1e-12)
+    return weights.abs(), r2, r2
+
+
+def dci(codes_train: Tensor, factors_train: Tensor, codes_test: Tensor, factors_test: Tensor, regressor: str = "ridge",
+        ridge: float = 1e-2, discrete: list | None = None, completeness: str = "importance", **gbt_options) -> dict:
+    """DCI of codes `[N, D]` for factors `[N, F]` → dict(disentanglement, completeness, informativeness (mean over
+    factors, held out), informativeness_train, importance `[D, F]`, per_factor `[F]`). `regressor`: 'ridge' or 'gbt'
+    (`discrete`: F booleans, for 'gbt'; `gbt_options`: trees, learning_rate, depth); `completeness`: 'importance' | 'mean'."""
+    check_choice("regressor", regressor, ("ridge", "gbt")); check_choice("completeness", completeness, ("importance", "mean"))
+    x, y, xt, yt = (t.detach().double().cpu() for t in (codes_train, factors_train, codes_test, factors_test))
+    if regressor == "ridge": importance, test_score, train_score = _ridge(x, y, xt, yt, ridge)
+    else: importance, test_score, train_score = _gbt_importance(x, y, xt, yt, discrete, **gbt_options)
+    num_codes, num_factors = importance.shape
+    code_weight, factor_weight = importance.sum(1) / importance.sum(), importance.sum(0) / importance.sum()
+    per_factor = _one_minus_entropy(importance.T, num_codes)
+    return dict(disentanglement=(code_weight * _one_minus_entropy(importance, num_factors)).sum().item(),
+                completeness=((factor_weight * per_factor).sum() if completeness == "importance" else per_factor.mean()).item(),
+                informativeness=test_score.mean().item(), informativeness_train=train_score.mean().item(),
+                importance=importance, per_factor=test_score, r2=test_score)
+
+# %% ../nbs/50_metrics.ipynb #7bd5ddf9
+def _best_split(x: np.ndarray, order: np.ndarray, r: np.ndarray, node: np.ndarray) -> tuple[float, int, float]:
+    "(gain, feature, threshold) of the best split of the samples in boolean `node`; feature −1 when none helps."
+    n, best = int(node.sum()), (0.0, -1, 0.0)
+    if n < 2: return best
+    total, k = r[node].sum(), np.arange(1, n)
+    for d in range(x.shape[1]):
+        o = order[:, d][node[order[:, d]]]                  # this node's samples sorted by feature d
+        xs, left = x[o, d], np.cumsum(r[o])[:-1]
+        gain = left ** 2 / k + (total - left) ** 2 / (n - k) - total ** 2 / n
+        gain = np.where(xs[1:] > xs[:-1], gain, -np.inf)   # only between distinct values
+        j = int(np.argmax(gain))
+        if gain[j] > best[0]: best = (float(gain[j]), d, 0.5 * (xs[j] + xs[j + 1]))
+    return best
+
+
+def _fit_tree(x: np.ndarray, order: np.ndarray, r: np.ndarray, depth: int):
+    "Regression tree of `depth` on residuals r: nodes [(feature, threshold, left, right) | (value,)], importance (D,)."
+    nodes, importance = [], np.zeros(x.shape[1])
+    def grow(node, level):
+        i = len(nodes); nodes.append(None)
+        gain, d, t = _best_split(x, order, r, node) if level < depth else (0.0, -1, 0.0)
+        if d < 0: nodes[i] = (float(r[node].mean()),); return i
+        importance[d] += gain
+        nodes[i] = (d, t, grow(node & (x[:, d] <= t), level + 1), grow(node & (x[:, d] > t), level + 1))
+        return i
+    grow(np.ones(len(x), bool), 0)
+    return nodes, importance
+
+
+def _predict_tree(nodes, x: np.ndarray) -> np.ndarray:
+    out = np.empty(len(x))
+    def walk(i, rows):
+        if len(nodes[i]) == 1: out[rows] = nodes[i][0]; return
+        d, t, left, right = nodes[i]; go = x[rows, d] <= t
+        walk(left, rows[go]); walk(right, rows[~go])
+    walk(0, np.arange(len(x)))
+    return out
+
+
+def boosted_trees(x: np.ndarray, y: np.ndarray, trees: int = 100, learning_rate: float = 0.1, depth: int = 3):
+    "Gradient-boosted regression trees (squared error), sklearn's defaults → (predict function, importance (D,) summing to 1)."
+    order, base = np.argsort(x, 0, kind="stable"), float(y.mean())
+    pred, forest, importance = np.full(len(y), base), [], np.zeros(x.shape[1])
+    for _ in range(trees):
+        nodes, gain = _fit_tree(x, order, y - pred, depth)
+        pred = pred + learning_rate * _predict_tree(nodes, x); forest.append(nodes)
+        if gain.sum() > 0: importance += gain / gain.sum()
+    predict = lambda z: base + learning_rate * sum(_predict_tree(nodes, z) for nodes in forest)
+    return predict, importance / max(importance.sum(), 1e-300)
+
+
+def _gbt_importance(x, y, xt, yt, discrete=None, trees: int = 100, learning_rate: float = 0.1, depth: int = 3):
+    "Importance (D, F), test and train scores (F,) from boosted trees per factor (one-vs-rest for discrete factors)."
+    x, y, xt, yt = x.numpy(), y.numpy(), xt.numpy(), yt.numpy()
+    discrete = list(discrete) if discrete is not None else [False] * y.shape[1]
+    if len(discrete) != y.shape[1]: raise ValueError(f"discrete has {len(discrete)} entries; expected one per factor ({y.shape[1]})")
+    importance, test, train = np.zeros((x.shape[1], y.shape[1])), [], []
+    for j in range(y.shape[1]):
+        if discrete[j]:
+            classes = np.unique(y[:, j])
+            fits = [boosted_trees(x, (y[:, j] == c).astype(float), trees, learning_rate, depth) for c in classes]
+            importance[:, j] = np.mean([imp for _, imp in fits], 0)  # as sklearn: averaged over all trees
+            label = lambda z: classes[np.argmax(np.stack([f(z) for f, _ in fits], 1), 1)]
+            test.append(np.mean(label(xt) == yt[:, j])); train.append(np.mean(label(x) == y[:, j]))
+        else:
+            f, importance[:, j] = boosted_trees(x, y[:, j], trees, learning_rate, depth)
+            r2 = lambda z, t: 1 - np.mean((f(z) - t) ** 2) / max(np.var(t), 1e-12)
+            test.append(r2(xt, yt[:, j])); train.append(r2(x, y[:, j]))
+    return torch.from_numpy(importance), torch.tensor(test, dtype=torch.float64), torch.tensor(train, dtype=torch.float64)
 
 # %% ../nbs/50_metrics.ipynb #a80acbe2
 from itertools import islice
@@ -188,7 +277,9 @@ def _first_batches(dataset, num_images: int, batch_size: int):
     seen = 0
     for batch in DataLoader(dataset, batch_size=batch_size):
         take = min(num_images - seen, len(batch["image"]))
-        yield {"image": batch["image"][:take], "mask": batch["mask"][:take]}
+        out = {"image": batch["image"][:take], "mask": batch["mask"][:take]}
+        if "factors" in batch: out["factors"] = {k: v[:take] for k, v in batch["factors"].items()}
+        yield out
         seen += take
         if seen >= num_images: return
 
@@ -226,4 +317,73 @@ def evaluate(model: torch.nn.Module, dataset, num_images: int = 320, batch_size:
         if not values: raise ValueError("evaluate: the data set yielded no examples")
         result[name], result[f"{name}_std"] = mean_std(torch.cat(values))
     result["num_images"] = sum(len(v) for v in scores["mse"])
+    return result
+
+# %% ../nbs/50_metrics.ipynb #f9756c4a
+_NOT_FACTORS = ("visibility", "pixel_coords")
+
+
+def object_codes(model: torch.nn.Module, dataset, num_images: int = 320, batch_size: int = 32, factors=None,
+                 min_pixels: int = 1, background_entities: int = 1, refinement_iters: int | None = None, device=None) -> dict:
+    """Pairs (slot code, object factors) over the first `num_images` examples: dict(codes `[N, D]`, factors `[N, F]`
+    float64, names [F], discrete [F]). The data set yields `image`, `mask` and `factors`; the model returns `masks`, `latents`."""
+    if device is None: device = next(iter(model.parameters()), torch.zeros(0)).device
+    was_training, kwargs = model.training, ({} if refinement_iters is None else {"refinement_iters": refinement_iters})
+    codes, values, names, discrete = [], [], None, None
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in _first_batches(dataset, num_images, batch_size):
+                if "factors" not in batch: raise ValueError("object_codes needs examples with 'factors' (e.g. ObjectsDataset(..., factors=True))")
+                out = model(batch["image"].to(device).float(), **kwargs)
+                f = batch["factors"]
+                keep = [k for k in (factors or f) if k not in _NOT_FACTORS]
+                missing = [k for k in keep if k not in f]
+                if missing: raise KeyError(f"factors {missing} are not in the data set's factors {sorted(f)}")
+                if names is None:
+                    names = [k if f[k].ndim == 2 else f"{k}[{i}]" for k in keep for i in range(f[k][0, 0].numel())]
+                    discrete = [not f[k].is_floating_point() for k in keep for _ in range(f[k][0, 0].numel())]
+                table = torch.cat([f[k].reshape(*f[k].shape[:2], -1).double() for k in keep], -1)  # (B, E, F)
+                truth = batch["mask"].long()
+                slot, _ = match_slots_to_objects(out.masks.detach().float().cpu(), truth, background_entities)  # (B, T)
+                pixels = F.one_hot(to_labels(truth).flatten(1), table.shape[1]).sum(1)               # (B, E)
+                visible = f["visibility"] > 0.5 if "visibility" in f else pixels > 0
+                latents = out.latents.detach().float().cpu()
+                for b, e in zip(*torch.nonzero(slot >= 0, as_tuple=True)):
+                    if e < table.shape[1] and visible[b, e] and pixels[b, e] >= min_pixels:
+                        codes.append(latents[b, slot[b, e]]); values.append(table[b, e])
+    finally: model.train(was_training)
+    if not codes: raise ValueError("object_codes: no visible object was matched to a slot")
+    return dict(codes=torch.stack(codes).double(), factors=torch.stack(values), names=names, discrete=discrete)
+
+
+def object_dci(model: torch.nn.Module, dataset, num_images: int = 320, batch_size: int = 32, regressor: str = "gbt",
+               test_fraction: float = 0.5, seed: int = 5, factors=None, min_pixels: int = 1, background_entities: int = 1,
+               refinement_iters: int | None = None, device=None, **dci_options) -> dict:
+    "DCI of slot codes for object factors, EfficientMORL's protocol (see above); returns `dci`'s dict plus names and counts."
+    pairs = object_codes(model, dataset, num_images, batch_size, factors, min_pixels, background_entities, refinement_iters, device)
+    n = len(pairs["codes"])
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    test, train = order[:int(round(n * test_fraction))], order[int(round(n * test_fraction)):]
+    if len(train) < 2 or len(test) < 1: raise ValueError(f"object_dci: {n} matched objects are too few to split")
+    x, y = pairs["codes"], pairs["factors"]
+    if regressor == "gbt": dci_options.setdefault("discrete", pairs["discrete"])
+    out = dci(x[train], y[train], x[test], y[test], regressor=regressor, **dci_options)
+    return {**out, "names": pairs["names"], "num_objects": n, "num_train": len(train), "num_test": len(test)}
+
+# %% ../nbs/50_metrics.ipynb #9b1dc49a
+def traversal_activeness(render, latents: Tensor, slot: int | None = None, limits=(-2.0, 2.0), num_values: int = 10) -> Tensor:
+    "Mean pixel variance `[D]` of `render(z)` as each latent dimension of `slot` (None: every slot in turn) sweeps `limits`."
+    if latents.ndim != 3: raise ValueError(f"latents must be [B, K, D]; got {tuple(latents.shape)}")
+    B, K, D = latents.shape
+    lows, highs = (torch.as_tensor(v, dtype=latents.dtype).expand(D) for v in limits)
+    slots = range(K) if slot is None else [slot]
+    result = torch.zeros(D, dtype=torch.float64)
+    with torch.no_grad():
+        for j in range(D):
+            for k in slots:
+                z = latents.unsqueeze(0).repeat(num_values, 1, 1, 1)                    # (S, B, K, D)
+                z[:, :, k, j] = torch.linspace(float(lows[j]), float(highs[j]), num_values, dtype=latents.dtype)[:, None]
+                images = render(z.flatten(0, 1)).unflatten(0, (num_values, B))          # (S, B, C, H, W)
+                result[j] += images.double().var(0, unbiased=False).mean().item() / len(slots)
     return result
