@@ -40,6 +40,8 @@ OFFICIAL_NET = {  # the official configs/train/<dataset>/EMORL.json "Net" sectio
                         log_scale=-1.2039728),
     "multi_dsprites": dict(K=6, input_size=[3, 64, 64], image_likelihood="Gaussian", z_size=64, image_decoder="iodine",
                            log_scale=-2.3025859),
+    "clevr6": dict(K=7, input_size=[3, 96, 96], image_likelihood="GMM", z_size=64, image_decoder="iodine",
+                   log_scale=-2.3025859),
 }
 OFFICIAL_DEFAULTS = dict(stochastic_layers=3, refinement_iters=3, geco_warm_start=1000, use_DualGRU=True,
                          bottom_up_prior=False, reverse_prior_plusplus=True)

@@ -217,6 +217,11 @@ class EMORLOutput:
     attention: list = field(default_factory=list)   # [(B, K, 1, H, W)] per stochastic layer
     loss_terms: dict = field(default_factory=dict)  # weights (I+1,), nll and kl (I+1, B)
 
+    @property
+    def constraint_nll(self) -> Tensor:
+        "The NLL a GECO objective compares with its target: the last step's (as the official training loop does)."
+        return self.final_nll
+
 # %% ../../nbs/61_models.emorl.ipynb #cfd6481a
 class EMORL(nn.Module):
     "EfficientMORL: images (B, C, H, W) in [0, 1] -> EMORLOutput; `sample(n, height, width)` draws scenes from the prior."
@@ -229,10 +234,13 @@ class EMORL(nn.Module):
         self.prior = ConditionalPrior(config)
         self.refine = RefinementNetwork(config)
         self.decoder = image_decoder(config.decoder, config.latent_dim, config.image_channels + 1)
+        # set per step while training (plain attributes, so fit's hparam_schedules and callbacks can set them):
+        self.refinement_iters = config.refinement_iters  # I when forward() is not told (the refinement curriculum)
+        self.refinement_nll_weight = 1.0  # λ in the refinement gradient ∇(λ·nll + kl): GECO's multiplier when it trains
 
     def num_noise_draws(self, refinement_iters: int | None = None) -> int:
         "How many (B, K, D) noise draws a forward pass uses: 2L + I."
-        iters = self.config.refinement_iters if refinement_iters is None else refinement_iters
+        iters = int(self.refinement_iters) if refinement_iters is None else refinement_iters
         return 2 * self.config.stochastic_layers + iters
 
     def check_images(self, images: Tensor) -> None:
@@ -285,7 +293,7 @@ def _forward(self: EMORL, images: Tensor, refinement_iters: int | None = None, n
     "Infer K slots for images (B, C, H, W) in [0, 1]; see the notebook for `noise` (B, K, 2L+I, D) and `generator`."
     self.check_images(images)
     cfg, (B, C, H, W) = self.config, images.shape
-    iters = cfg.refinement_iters if refinement_iters is None else refinement_iters
+    iters = int(self.refinement_iters) if refinement_iters is None else refinement_iters
     K, D = cfg.num_slots, cfg.latent_dim
     if noise is not None and noise.shape != (B, K, self.num_noise_draws(iters), D):
         raise ValueError(f"noise must have shape {(B, K, self.num_noise_draws(iters), D)}; got {tuple(noise.shape)}")
@@ -306,7 +314,8 @@ def _forward(self: EMORL, images: Tensor, refinement_iters: int | None = None, n
         step_nll, step_kl, steps = [], [], []
         for step in range(iters + 1):
             if step > 0:
-                gradient = torch.autograd.grad((step_nll[-1] + step_kl[-1]).sum(), posterior, retain_graph=True)[0]
+                step_loss = self.refinement_nll_weight * step_nll[-1] + step_kl[-1]
+                gradient = torch.autograd.grad(step_loss.sum(), posterior, retain_graph=True)[0]
                 if not self.training: posterior, state = posterior.detach(), state.detach()
                 delta, state = self.refine(posterior.flatten(0, 1), gradient.flatten(0, 1), state)  # (B*K, 2D)
                 posterior = posterior + delta.view(B, K, 2 * D)            # (B, K, 2D)
@@ -351,6 +360,15 @@ def _sample(self: EMORL, n: int, height: int, width: int, generator: torch.Gener
                        posterior_scale=torch.zeros_like(z), log_masks=log_masks)
 
 EMORL.sample = _sample
+
+# %% ../../nbs/61_models.emorl.ipynb #b3d31b75
+@torch.no_grad()
+def _render(self: EMORL, z: Tensor, height: int, width: int) -> Tensor:
+    "Slots z (B, K, D) -> images (B, C, H, W): Σ_k m_k μ_k."
+    components, log_masks = decode(self, z, height, width)
+    return (log_masks.exp() * components).sum(1)
+
+EMORL.render = _render
 
 # %% ../../nbs/61_models.emorl.ipynb #8a2f8b13
 def load_emorl(state: dict) -> EMORL:
