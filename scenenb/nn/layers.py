@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from ..core import check_choice
 
 # %% auto #0
-__all__ = ['DECODERS', 'position_grid', 'PositionEmbedding', 'SpatialBroadcastDecoder', 'DeconvDecoder', 'image_decoder']
+__all__ = ['DECODERS', 'position_grid', 'PositionEmbedding', 'SpatialBroadcastDecoder', 'DeconvDecoder', 'image_decoder',
+           'ConvLSTMCell']
 
 # %% ../../nbs/41_nn.layers.ipynb #2d57af7d
 def position_grid(height: int, width: int, device=None, dtype=None) -> Tensor:
@@ -121,3 +122,30 @@ def image_decoder(kind: str, latent_dim: int, output_channels: int = 4) -> nn.Mo
     if kind == "iodine":
         return SpatialBroadcastDecoder(latent_dim, output_channels, hidden_channels=64, num_layers=4, activation="elu")
     return DeconvDecoder(latent_dim, output_channels)
+
+# %% ../../nbs/41_nn.layers.ipynb #99affd7d
+class ConvLSTMCell(nn.Module):
+    "Convolutional LSTM cell: all four gates from one 'same' convolution of the input plus one of the hidden state."
+
+    def __init__(self, input_channels: int, hidden_channels: int, kernel_size: int = 5, bias: bool = True,
+                 forget_bias: float = 0.0):
+        super().__init__()
+        if kernel_size % 2 == 0: raise ValueError(f"kernel_size must be odd ('same' padding), got {kernel_size}")
+        self.hidden_channels, self.forget_bias = hidden_channels, forget_bias
+        self.input_conv = nn.Conv2d(input_channels, 4 * hidden_channels, kernel_size, 1, kernel_size // 2, bias=bias)
+        self.hidden_conv = nn.Conv2d(hidden_channels, 4 * hidden_channels, kernel_size, 1, kernel_size // 2, bias=False)
+
+    def forward(self, x: Tensor | None, state: tuple[Tensor, Tensor] | None = None, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x (B, C_in, H, W), state (h, c) each (B, hidden, H, W), extra (B, 4·hidden, H, W) -> new (h, c).
+
+        `state=None` is the zero state and `x=None` a zero input (then `extra` is required): their convolutions are skipped."""
+        if x is None and extra is None: raise ValueError("x=None (a zero input) needs `extra` for the gates' spatial shape")
+        bias = self.input_conv.bias
+        if x is None: gates = extra if bias is None else extra + bias[:, None, None]
+        else: gates = self.input_conv(x) if extra is None else self.input_conv(x) + extra
+        if state is not None: gates = gates + self.hidden_conv(state[0])   # (B, 4·hidden, H, W), gate order i, f, o, g
+        i, f, o, g = gates.chunk(4, 1)                                    # (B, hidden, H, W) each
+        c = torch.sigmoid(i) * torch.tanh(g)
+        if state is not None: c = torch.sigmoid(f + self.forget_bias) * state[1] + c
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
