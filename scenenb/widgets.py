@@ -15,7 +15,7 @@ from torch import Tensor
 from .viz import to_uint8, segmentation_colors
 
 # %% auto #0
-__all__ = ['explore_frame', 'SlotExplorer', 'slot_explorer']
+__all__ = ['explore_frame', 'SlotExplorer', 'slot_explorer', 'render_view', 'GQNViewer', 'gqn_viewer']
 
 # %% ../nbs/52_widgets.ipynb #76cc1ca3
 def explore_frame(decode_fn: Callable, latents: Tensor, image_index: int, slot: int, dim: int, value: float,
@@ -80,3 +80,92 @@ class SlotExplorer:
 def slot_explorer(decode_fn: Callable, latents: Tensor, images: Tensor | None = None, **kwargs) -> SlotExplorer:
     "Build a `SlotExplorer` (image | recon | segmentation | slot component | slot mask, driven by sliders)."
     return SlotExplorer(decode_fn, latents, images, **kwargs)
+
+# %% ../nbs/52_widgets.ipynb #509149b4
+import math
+
+def render_view(model, context_images: Tensor, context_poses: Tensor, x: float, y: float, z: float, yaw: float, pitch: float,
+                seed: int = 0, pose_format: str = "paper") -> np.ndarray:
+    "A GQN's prior rendering of the view from camera `(x, y, z, yaw, pitch)` given one scene's `context_images [M, C, H, W]`, `context_poses [M, 7]`: uint8 `[H, W, 3]`."
+    from scenenb.data.datasets import pose_vector
+    if context_images.ndim != 4 or context_poses.ndim != 2:
+        raise ValueError(f"render_view takes one scene: context_images [M, C, H, W] and context_poses [M, 7]; got "
+                         f"{tuple(context_images.shape)} and {tuple(context_poses.shape)}")
+    device = next(model.parameters()).device
+    camera = torch.tensor([x, y, z, yaw, pitch], dtype=torch.float32)
+    query = pose_vector(camera, pose_format)[None].to(device)                      # (1, 7)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        view = model.generate(context_images[None].to(device), context_poses[None].to(device), query)  # (1, 1, C, H, W)
+    return to_uint8(view[0, 0]).numpy()
+
+# %% ../nbs/52_widgets.ipynb #a381c0e1
+def _scenes(dataset, max_scenes: int) -> list[dict]:
+    "The first `max_scenes` examples of a map-style or iterable GQN dataset, or of a list."
+    from itertools import islice
+    if hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
+        return [dataset[i] for i in range(min(len(dataset), max_scenes))]
+    return list(islice(iter(dataset), max_scenes))
+
+
+class GQNViewer:
+    "ipywidgets GQN viewer: scene, number of context views, camera (x, y, z, yaw, pitch) and seed sliders; display it in Jupyter."
+
+    def __init__(self, model, dataset, max_scenes: int = 16, max_context: int | None = None, scale: int = 4,
+                 pose_format: str = "paper"):
+        import ipywidgets as w
+        self.model, self.scale, self.pose_format = model, scale, pose_format
+        self.scenes = _scenes(dataset, max_scenes)
+        if not self.scenes: raise ValueError("gqn_viewer: the dataset has no scenes")
+        views = self.scenes[0]["images"].shape[0]
+        k = min(max_context or getattr(dataset, "max_context", views - 1), views - 1)
+        poses = torch.stack([s["poses"] for s in self.scenes])              # (N, V, 7)
+        lo, hi = poses[..., :3].flatten(0, 1).min(0).values.tolist(), poses[..., :3].flatten(0, 1).max(0).values.tolist()
+        def span(i): return (lo[i] - 0.5, hi[i] + 0.5)
+        self.scene = w.IntSlider(0, 0, len(self.scenes) - 1, description="scene")
+        self.context = w.IntSlider(min(3, k), 1, k, description="context")
+        self.x, self.y, self.z = (w.FloatSlider(0.0, min=span(i)[0], max=span(i)[1], step=0.05, description=n) for i, n in enumerate("xyz"))
+        self.yaw = w.FloatSlider(0.0, min=-math.pi, max=math.pi, step=0.05, description="yaw")
+        self.pitch = w.FloatSlider(0.0, min=-math.pi / 2, max=math.pi / 2, step=0.05, description="pitch")
+        self.seed = w.IntSlider(0, 0, 99, description="seed")
+        self.image = w.Image(format="png")
+        self.picture: np.ndarray | None = None
+        self._holding = False
+        for s in (self.scene, self.context): s.observe(self._to_first_unseen_view, names="value")
+        for s in (self.x, self.y, self.z, self.yaw, self.pitch, self.seed): s.observe(self._draw, names="value")
+        self.widget = w.VBox([w.HBox([self.scene, self.context, self.seed]), w.HBox([self.x, self.y, self.z]),
+                              w.HBox([self.yaw, self.pitch]), self.image])
+        self._to_first_unseen_view()
+
+    def camera(self, scene: int, view: int) -> tuple[float, float, float, float, float]:
+        "The camera (x, y, z, yaw, pitch) of a view, read back from its pose vector."
+        p = self.scenes[scene]["poses"][view].tolist()
+        yaw, pitch = (math.atan2(p[4], p[3]), math.atan2(p[6], p[5])) if self.pose_format == "paper" else \
+                     (math.atan2(p[3], p[4]), math.atan2(p[5], p[6]))
+        return p[0], p[1], p[2], yaw, pitch
+
+    def _to_first_unseen_view(self, change=None):
+        "Move the camera sliders to view M (the first the model does not see), then draw once."
+        self._holding = True
+        for s, v in zip((self.x, self.y, self.z, self.yaw, self.pitch), self.camera(self.scene.value, self.context.value)):
+            s.value = min(max(v, s.min), s.max)
+        self._holding = False
+        self._draw()
+
+    def _draw(self, change=None):
+        if self._holding: return
+        s, m = self.scenes[self.scene.value], self.context.value
+        view = render_view(self.model, s["images"][:m], s["poses"][:m], self.x.value, self.y.value, self.z.value,
+                           self.yaw.value, self.pitch.value, self.seed.value, self.pose_format)
+        panels = [view, to_uint8(s["images"][m]).numpy(), *to_uint8(s["images"][:m]).numpy()]
+        self.picture = np.concatenate(panels, axis=1)  # rendered | ground truth of view M | context views
+        self.image.value = _png(self.picture, self.scale)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+
+def gqn_viewer(model, dataset, **kwargs) -> GQNViewer:
+    "Build a `GQNViewer` over the scenes of `dataset` rendered by the GQN `model` (rendered | ground truth | context views)."
+    return GQNViewer(model, dataset, **kwargs)
