@@ -1,5 +1,5 @@
 """The EMORL experiment notebooks run end to end through papermill (train → eval → figures) with tiny parameters,
-and a tiny EMORL learns to segment a handful of Tetrominoes."""
+and a small EMORL gets past the black-background plateau on a handful of Tetrominoes."""
 import json
 import math
 from pathlib import Path
@@ -92,23 +92,25 @@ def test_figures(pipeline):
 
 
 @pytest.mark.slow
-def test_tiny_emorl_learns_to_segment_eight_tetrominoes():
-    """A small EMORL (z=16, three stochastic layers, no refinement) trained for 600 steps on 8 generated Tetrominoes
-    starts to separate the pieces: foreground ARI of its masks clearly above chance.
+def test_tiny_emorl_leaves_the_black_background_plateau():
+    """A small EMORL (z=16, three stochastic layers, no refinement) trained for 300 steps on 8 generated Tetrominoes
+    gets past the first plateau: reconstructing more than the black background.
 
-    Chance: random masks give fg-ARI ≈ 0.001, the untrained model 0.08. The run first fits the black background
-    (MSE 0.0515 = predicting black everywhere) and stays on that plateau for a few hundred steps; then slots start to
-    take pieces. Training is six 100-step `fit` calls, each with a fresh Adam: measured during development (one thread,
-    torch 2.13 CPU), one uninterrupted 600-step run with β2 = 0.999 or 0.99 stayed on the plateau (fg-ARI 0, MSE 0.0515
-    at every 100 steps), while the restarts — whose first bias-corrected updates move every weight by ≈ lr whatever its
-    gradient's scale — leave it by step 200: fg-ARI 0.152 / 0.103 / 0.194 at steps 400 / 500 / 600 (seed 0), and 0.28 at
-    step 400 with seed 1. The full Tetrominoes result (fg-ARI 0.997) takes 200k steps at batch 32. One thread, so the
-    trajectory is the same on every run of the same build."""
+    Predicting black everywhere gives MSE 0.0515 on these images, and every run first sits there (fg-ARI 0: all pieces
+    in one slot). Training is three 100-step `fit` calls, each with a fresh Adam: measured during development (one
+    thread, torch 2.13 CPU), one uninterrupted run with β2 = 0.999 or 0.99 stayed on the plateau for 600 steps, while the
+    restarts — whose first bias-corrected updates move every weight by ≈ lr whatever its gradient's scale — leave it by
+    step 200 (MSE 0.0462 at 200, 0.0453 at 300, 0.0435 at 600, 0.016 at 1600).
+
+    What this does NOT show is object segmentation. fg-ARI reached 0.15–0.29 between steps 400 and 1600, but random
+    spatially coherent partitions (Voronoi cells of 2/3/4 random centres) score 0.28/0.42/0.47 on generated Tetrominoes:
+    compact pieces fall into different large regions by chance. Segmenting the pieces (the paper's fg-ARI 0.997) takes far
+    more training than a CPU test allows (the official run: 200k steps at batch 32)."""
     import torch
     from torch.utils.data import Subset
 
     from scenenb.data.datasets import GeneratedObjects
-    from scenenb.metrics import evaluate, fg_ari
+    from scenenb.metrics import evaluate, mse
     from scenenb.models.emorl import EMORL, EMORLConfig
     from scenenb.train import FitConfig, fit
 
@@ -116,23 +118,20 @@ def test_tiny_emorl_learns_to_segment_eight_tetrominoes():
     torch.set_num_threads(1)
     try:
         scenes = list(GeneratedObjects("tetrominoes", seed=0, num_scenes=8, factors=False))
+        images = torch.stack([s["image"] for s in scenes])
+        black = float(mse(images, torch.zeros_like(images)).mean())
         torch.manual_seed(0)
         model = EMORL(EMORLConfig.preset("tetrominoes", refinement_iters=0, latent_dim=16, feature_dim=32, hidden_dim=64))
         untrained = evaluate(model, scenes, num_images=8, batch_size=8)
-        true = torch.stack([s["mask"] for s in scenes])                       # (8, 1, H, W) labels
-        random_masks = torch.rand(8, 4, 1, *true.shape[-2:], generator=torch.Generator().manual_seed(0))
-        chance = float(fg_ari(true, random_masks).mean())
-        curve, losses = [], []
-        for part in range(6):
+        losses = []
+        for part in range(3):
             result = fit(model, Subset(scenes, range(8)), FitConfig(steps=100, batch_size=8, lr=7e-4, device="cpu",
                          progress="none", log_every=50, seed=part), forward=lambda net, batch: net(batch["image"]))
             losses += [h["loss"] for h in result.history]
-            curve.append(((part + 1) * 100, evaluate(model, scenes, num_images=8, batch_size=8)))
+        trained = evaluate(model, scenes, num_images=8, batch_size=8)
     finally:
         torch.set_num_threads(threads)
-    print("fg-ARI per 100 steps:", [(s, round(r["fg_ari"], 3), round(r["mse"], 4)) for s, r in curve], "chance", chance)
+    print(f"MSE untrained {untrained['mse']:.4f}, black everywhere {black:.4f}, after 300 steps {trained['mse']:.4f}")
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
-    best = max(r["fg_ari"] for step, r in curve if step >= 300)
-    assert untrained["fg_ari"] < 0.1 and abs(chance) < 0.05, (untrained["fg_ari"], chance)
-    assert best >= 0.15 and best > 2 * untrained["fg_ari"], curve
-    assert curve[-1][1]["mse"] < untrained["mse"] / 2
+    assert abs(black - 0.0515) < 0.002 and untrained["mse"] > 2 * black
+    assert trained["mse"] < black - 0.003, (trained["mse"], black)
