@@ -30,3 +30,8 @@ clean-nbs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
 	$(BIN)/python benchmarks/data_throughput.py
+
+# Regenerate every figure and table: the experiment notebooks with the quick profile (CPU, under 30 minutes).
+.PHONY: reproduce
+reproduce: $(STAMP)
+	$(BIN)/scenenb reproduce --profile quick

@@ -145,3 +145,97 @@ def _data(args) -> int:
         print(f"scenenb data {args.verb}: error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
     return 0
+
+# %% ../nbs/90_cli.ipynb #3cc89423
+def _profile_arguments(p: argparse.ArgumentParser, device: bool = True) -> None:
+    p.add_argument("--profile", default="quick", choices=("smoke", "quick", "paper"), help="parameter set (default: quick)")
+    p.add_argument("--root", default=None, help="folder that receives runs/ and figures/ (default: this clone)")
+    p.add_argument("--data", default=None, help="data root with <dataset>/<split>.h5 files (paper profile; default: generated data)")
+    if device: p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps or auto (default: cpu; paper: auto)")
+
+
+def _reproduce_arguments(p: argparse.ArgumentParser) -> None:
+    _profile_arguments(p)
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run these experiments (and what they need)")
+    p.add_argument("--force", action="store_true", help="run steps even when they are up to date")
+    p.add_argument("--quiet", action="store_true", help="do not stream the notebooks' own output")
+
+
+_PAPERMILL_CHATTER = ("Executing", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")
+
+
+def _tidy(record) -> bool:
+    "Drop papermill's own bookkeeping lines and blank lines; keep what the notebook printed."
+    message = record.getMessage().rstrip()
+    if not message.strip() or message.startswith(_PAPERMILL_CHATTER): return False
+    record.msg, record.args = message, ()
+    return True
+
+
+def _stream_notebook_output() -> None:
+    "Show the cell output papermill logs (training progress lines) as plain indented lines."
+    import logging
+    logger = logging.getLogger("papermill")
+    if not any(getattr(h, "_scenenb", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("    %(message)s")); handler._scenenb = True
+        handler.addFilter(_tidy)
+        logger.addHandler(handler); logger.setLevel(logging.INFO); logger.propagate = False
+
+
+@subcommand("reproduce", "run the experiment notebooks in dependency order (skipping what is up to date)", _reproduce_arguments)
+def _reproduce(args) -> int:
+    from scenenb.repro import reproduce
+    if not args.quiet: _stream_notebook_output()
+    try:
+        report = reproduce(args.profile, only=args.only, device=args.device, force=args.force, root=args.root, data=args.data,
+                           log=lambda line: print(line, flush=True), log_output=not args.quiet)
+    except ValueError as e:
+        print(f"scenenb reproduce: error: {e}", file=sys.stderr)
+        return 2
+    for step in report.steps:
+        if step.status == "failed": print("\n" + step.report, file=sys.stderr)
+    return report.exit_code
+
+# %% ../nbs/90_cli.ipynb #bd52f9bb
+@subcommand("list", "list the experiments, their profiles and what is up to date", _profile_arguments)
+def _list(args) -> int:
+    from scenenb.repro import EXPERIMENTS, Context, read_manifest, run_order, step_status
+    ctx = Context(args.profile, args.root or repo_paths().root, args.device, args.data)
+    manifest = read_manifest(ctx)
+    print(f"profile {ctx.profile} (runs in {ctx.runs}); profiles: smoke, quick, paper")
+    for name in run_order(EXPERIMENTS):
+        exp = EXPERIMENTS[name]
+        needs = f" <- {', '.join(exp.depends_on)}" if exp.depends_on else ""
+        print(f"  {name:<22} {step_status(exp, ctx, EXPERIMENTS, manifest):<24} {exp.description}{needs}")
+    return 0
+
+# %% ../nbs/90_cli.ipynb #45de51f1
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="experiment name (see `scenenb list`)")
+    _profile_arguments(p)
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="override a parameter; VALUE is read as YAML (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="do not stream the notebook's own output")
+
+
+@subcommand("run", "run one experiment notebook with overridden parameters", _run_arguments)
+def _run(args) -> int:
+    import yaml
+    from scenenb.repro import EXPERIMENTS, Context, dependents, execute, failure_report, read_manifest, write_manifest
+    if args.name not in EXPERIMENTS:
+        print(f"scenenb run: error: no experiment {args.name!r}; choose one of {', '.join(EXPERIMENTS)}", file=sys.stderr)
+        return 2
+    exp = EXPERIMENTS[args.name]
+    ctx = Context(args.profile, args.root or repo_paths().root, args.device, args.data)
+    parameters = {**exp.parameters_for(ctx), **{k: yaml.safe_load(v) for k, v in args.parameter}}
+    manifest = read_manifest(ctx)  # the outputs will no longer match the recorded settings: forget them
+    for name in [exp.name, *dependents(EXPERIMENTS, exp.name)]: manifest.pop(name, None)
+    write_manifest(ctx, manifest)
+    if not args.quiet: _stream_notebook_output()
+    print(f"{exp.name}: {exp.path} -> {ctx.runs / (exp.name + '.ipynb')}", flush=True)
+    try: execute(exp, ctx, parameters, log_output=not args.quiet)
+    except Exception as e:
+        print(failure_report(exp.name, e, ctx.runs / f"{exp.name}.ipynb", exp.path), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,107 @@
+"""`scenenb reproduce` runs the registered experiments through the real papermill (python3 kernel) with the smoke profile:
+every experiment runs, a second run skips up-to-date steps, a changed parameter re-runs exactly that step and what
+depends on it, and a notebook broken on purpose is reported by cell, traceback and path while the rest still runs."""
+import copy
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+
+from conftest import BIN
+from scenenb.repro import EXPERIMENTS, EXPERIMENTS_DIR, Context, Experiment, read_manifest, register, reproduce, run_order
+
+ORDER = ["train_emorl", "eval_emorl", "fig_emorl_slots", "fig_emorl_traversals",
+         "train_gqn", "eval_gqn", "fig_gqn_views", "fig_gqn_orbit"]
+GQN = ["train_gqn", "eval_gqn", "fig_gqn_views", "fig_gqn_orbit"]
+
+
+def test_registry_covers_every_experiment_notebook():
+    assert run_order(EXPERIMENTS) == ORDER
+    notebooks = {p.name for p in EXPERIMENTS_DIR.glob("*.ipynb")}
+    assert {Path(e.notebook).name for e in EXPERIMENTS.values()} == notebooks, "an experiment notebook is not registered"
+    for exp in EXPERIMENTS.values():
+        assert set(exp.parameters) == {"smoke", "quick", "paper"}, exp.name
+
+
+def test_smoke_profile_runs_skips_and_reruns_what_changed(tmp_path, child_env):
+    root = tmp_path / "root"
+    # 1. the real command: every experiment of the smoke profile runs, in dependency order
+    r = subprocess.run([str(BIN / "scenenb"), "reproduce", "--profile", "smoke", "--root", str(root)],
+                       capture_output=True, text=True, env=child_env, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for i, name in enumerate(ORDER, 1): assert f"[{i}/8] {name}: done in" in r.stdout, r.stdout[-3000:]
+    assert "8 ran, 0 up to date, 0 failed" in r.stdout
+    ctx = Context("smoke", root=root)
+    for name in ORDER: assert (ctx.runs / f"{name}.ipynb").exists(), name
+    for exp in EXPERIMENTS.values():
+        for out in exp.outputs_for(ctx): assert list(Path(out).parent.glob(Path(out).name)), out
+    results = json.loads((ctx.figures / "results.json").read_text())
+    assert results["profile"] == "smoke" and set(results["results"]) == {"eval_emorl", "eval_gqn"}
+    assert results["results"]["eval_gqn"]["record"]["step"] == 3
+    manifest = read_manifest(ctx)
+    assert set(manifest) == set(ORDER) and manifest["train_gqn"]["parameters"]["steps"] == 3
+
+    # 2. nothing changed: every step is skipped
+    lines = []
+    report = reproduce("smoke", root=root, log=lines.append)
+    assert report.by_status("skipped") == ORDER and report.exit_code == 0, lines
+    listing = subprocess.run([str(BIN / "scenenb"), "list", "--profile", "smoke", "--root", str(root)],
+                             capture_output=True, text=True, env=child_env, timeout=120).stdout
+    assert listing.count("up to date") == 8, listing
+
+    # 3. one more GQN training step: train_gqn and its three dependents re-run, EMORL stays
+    registry = copy.deepcopy(EXPERIMENTS)
+    registry["train_gqn"].parameters["smoke"]["steps"] = 4
+    report = reproduce("smoke", root=root, registry=registry, log=lines.append)
+    assert report.by_status("ran") == GQN and report.by_status("skipped") == ORDER[:4], lines
+    assert json.loads((ctx.figures / "gqn_rooms_eval.json").read_text())["step"] == 4
+    # a changed leaf parameter re-runs that leaf only
+    registry["fig_emorl_slots"].parameters["smoke"]["num_images"] = 1
+    report = reproduce("smoke", root=root, registry=registry, log=lines.append)
+    assert report.by_status("ran") == ["fig_emorl_slots"] and len(report.by_status("skipped")) == 7, lines
+
+    # 4. `scenenb run` with an override runs one notebook and forgets the step's record (it no longer matches)
+    r = subprocess.run([str(BIN / "scenenb"), "run", "fig_gqn_views", "--profile", "smoke", "--root", str(root), "--quiet",
+                        "-p", "num_samples", "2"], capture_output=True, text=True, env=child_env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    executed = nbformat.read(ctx.runs / "fig_gqn_views.ipynb", as_version=4)
+    assert "num_samples = 2" in next(c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "fig_gqn_views" not in read_manifest(ctx) and "train_gqn" in read_manifest(ctx)
+
+
+def test_a_broken_notebook_is_reported_and_the_rest_still_runs(tmp_path):
+    "A copy of eval_gqn with a raising cell: the report names the cell and the error, independent steps run, exit code 1."
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    nb = nbformat.read(EXPERIMENTS_DIR / "eval_gqn.ipynb", as_version=4)
+    at = 1 + next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    nb.cells.insert(at, nbformat.v4.new_code_cell("raise RuntimeError(f'broken on purpose, run_dir={run_dir}')"))
+    nbformat.write(nb, experiments / "eval_gqn_broken.ipynb")
+
+    registry = {}
+    register(copy.deepcopy(EXPERIMENTS["train_gqn"]), registry)
+    broken = copy.deepcopy(EXPERIMENTS["eval_gqn"])
+    broken.name, broken.notebook = "eval_gqn_broken", experiments / "eval_gqn_broken.ipynb"
+    register(broken, registry)
+    register(copy.deepcopy(EXPERIMENTS["fig_gqn_views"]), registry)  # needs train_gqn only: still runs
+    after = copy.deepcopy(EXPERIMENTS["fig_gqn_orbit"])
+    after.depends_on = ("eval_gqn_broken",)  # depends on the broken step: skipped
+    register(after, registry)
+    register(Experiment("independent", EXPERIMENTS_DIR / "train_emorl.ipynb", EXPERIMENTS["train_emorl"].parameters,
+                        outputs=EXPERIMENTS["train_emorl"].outputs, common=EXPERIMENTS["train_emorl"].common), registry)
+
+    lines = []
+    report = reproduce("smoke", root=tmp_path / "root", registry=registry, log=lines.append)
+    assert report.exit_code == 1
+    assert report.by_status("failed") == ["eval_gqn_broken"] and report.by_status("blocked") == ["fig_gqn_orbit"]
+    assert report.by_status("ran") == ["train_gqn", "fig_gqn_views", "independent"], lines
+    text = next(s.report for s in report.steps if s.status == "failed")
+    executed = tmp_path / "root" / "runs" / "smoke" / "eval_gqn_broken.ipynb"
+    assert f"FAILED eval_gqn_broken: cell {at} " in text and "raise RuntimeError(f'broken on purpose" in text, text
+    assert "RuntimeError: broken on purpose, run_dir=" in text.splitlines()[-2], text  # the traceback's last line
+    assert f"executed notebook: {executed}" in text and executed.exists()
+    assert text in lines and any("fig_gqn_orbit: skipped, it needs eval_gqn_broken" in l for l in lines)
+    assert "1 failed or blocked" not in lines[-1] and "2 failed or blocked (eval_gqn_broken, fig_gqn_orbit)" in lines[-1]
+    # the failed step is not recorded: the next run tries it again, and skips what succeeded
+    assert set(read_manifest(Context("smoke", root=tmp_path / "root"))) == {"train_gqn", "fig_gqn_views", "independent"}
