@@ -93,6 +93,12 @@ def test_figures(pipeline):
     with Image.open(fig_dir / "views.png") as png:
         assert png.format == "PNG" and png.width > png.height > 100
     with Image.open(fig_dir / "orbit.gif") as gif:
-        assert gif.format == "GIF" and gif.n_frames == 4
+        # 4 frames at 10 fps; Pillow merges identical consecutive frames (an untrained model may render the same view
+        # from neighbouring poses), adding their durations, so the animation's total length is what is fixed
+        total = 0
+        for i in range(gif.n_frames):
+            gif.seek(i); total += gif.info["duration"]
+        assert gif.format == "GIF" and 1 <= gif.n_frames <= 4 and total == 4 * 100, (gif.n_frames, total)
+        gif.seek(0)
         assert gif.size == (SIZE + 2 + 3 * SIZE, SIZE)  # rendered view | gap | 3 context views
         assert np.asarray(gif.convert("RGB")).std() > 0
