@@ -85,7 +85,13 @@ def test_figures(pipeline):
     gifs = sorted(fig_dir.glob("traversal_dim*.gif"))
     assert len(gifs) == 2
     with Image.open(gifs[0]) as gif:
-        assert gif.format == "GIF" and gif.n_frames == 3
+        # 3 frames at 6 fps; Pillow merges identical consecutive frames (a dimension the tiny model ignores renders the
+        # same image), adding their durations, so the total length is what is fixed
+        total = 0
+        for i in range(gif.n_frames):
+            gif.seek(i); total += gif.info["duration"]
+        assert gif.format == "GIF" and 1 <= gif.n_frames <= 3 and total == 3 * round(1000 / 6), (gif.n_frames, total)
+        gif.seek(0)
         assert gif.size == (3 * 35, 35)  # recon | component | segmentation
         frames = [np.asarray(gif.convert("RGB")) for _ in range(1)]
         assert frames[0].std() > 0
