@@ -25,8 +25,8 @@ from .core import repo_paths
 
 # %% auto #0
 __all__ = ['TEMP_MARK', 'CHECKPOINT_FORMAT', 'CARD_FIELDS', 'atomic_open', 'atomic_write_text', 'remove_stale_temps',
-           'atomic_path', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_state_checked', 'sha256_file',
-           'read_index', 'save_release', 'load_release']
+           'atomic_path', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_state_checked',
+           'model_from_state', 'sha256_file', 'read_index', 'save_release', 'load_release']
 
 # %% ../nbs/01_io.ipynb #e9a22607
 TEMP_MARK = ".tmp-"
@@ -147,6 +147,15 @@ def load_state_checked(module: torch.nn.Module, state_dict: dict, source: str | 
         raise CheckpointError("\n".join(lines))
     module.load_state_dict(state_dict)
     return module
+
+# %% ../nbs/01_io.ipynb #ce446cd4
+def model_from_state(state: dict, model_cls, config_cls, source: str = "<state>") -> torch.nn.Module:
+    "`model_cls(config_cls.from_dict(state['model_config']))` with `state['model']` loaded (checked), in eval mode."
+    missing = [k for k in ("model_config", "model") if k not in state]
+    if missing: raise KeyError(f"{source}: the state lacks {missing}; expected a checkpoint written by fit()")
+    model = model_cls(config_cls.from_dict(state["model_config"]))
+    load_state_checked(model, state["model"], source)
+    return model.eval()
 
 # %% ../nbs/01_io.ipynb #c93b585c
 CARD_FIELDS = ("name", "model", "config", "training_data", "steps", "metrics", "experiment", "parameters")

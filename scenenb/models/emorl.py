@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core import Config, check_choice
+from ..io import model_from_state
 from ..nn.distributions import gaussian_kl, gaussian_nll, gmm_nll, std_from_softplus
 from ..nn.layers import PositionEmbedding, image_decoder
 
@@ -373,8 +374,4 @@ EMORL.render = _render
 # %% ../../nbs/61_models.emorl.ipynb #8a2f8b13
 def load_emorl(state: dict) -> EMORL:
     "The EMORL model saved in `state` (a dict with `model_config` and `model`, as fit() checkpoints hold), in eval mode."
-    missing = [k for k in ("model_config", "model") if k not in state]
-    if missing: raise KeyError(f"load_emorl: the state lacks {missing}; expected a checkpoint written by fit()")
-    model = EMORL(EMORLConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["model"])
-    return model.eval()
+    return model_from_state(state, EMORL, EMORLConfig, "load_emorl")

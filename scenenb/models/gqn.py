@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as checkpoint_fn
 
 from ..core import Config, check_choice
+from ..io import model_from_state
 from ..nn.distributions import gaussian_kl, gaussian_nll
 from ..nn.layers import ConvLSTMCell
 
@@ -399,9 +400,6 @@ def count_flops(config: GQNConfig, image_size: int = 64, context_size: int = 5, 
 # %% ../../nbs/62_models.gqn.ipynb #71d352d8
 def load_gqn(state: dict) -> GQN:
     "The GQN saved in `state` (a fit() checkpoint: `model_config`, `model`, `step`), in eval mode, with σ at that step."
-    missing = [k for k in ("model_config", "model") if k not in state]
-    if missing: raise KeyError(f"load_gqn: the state lacks {missing}; expected a checkpoint written by fit()")
-    model = GQN(GQNConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["model"])
+    model = model_from_state(state, GQN, GQNConfig, "load_gqn")
     model.sigma = pixel_sigma(model.config, int(state.get("step", 0)))
-    return model.eval()
+    return model
