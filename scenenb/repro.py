@@ -433,9 +433,9 @@ def write_results(ctx: Context, registry: dict[str, Experiment], tables: list[Pa
     return out
 
 # %% ../nbs/70_repro.ipynb #e45013bb
-QUICK_EMORL_STEPS = 1000   # ≈ 8 min of training
+QUICK_EMORL_STEPS = 3000   # ≈ 12 min of training (4.2 steps/s at batch 16, idle 2-core machine)
 QUICK_EMORL_EVAL = 128     # test images of the evaluation table (DCI with boosted trees grows with this)
-QUICK_GQN_STEPS = 1200     # ≈ 10 min of training
+QUICK_GQN_STEPS = 1200     # ≈ 5 min of training (≈ 4 steps/s at batch 16, idle 2-core machine)
 QUICK_GQN_SCENES = 1000    # generated training scenes (10 views each)
 
 # %% ../nbs/70_repro.ipynb #44dacae8
@@ -450,7 +450,7 @@ register(Experiment(
         smoke=dict(config_overrides=EMORL_SMOKE_MODEL, num_scenes=8, steps=3, batch_size=4, refinement_iters=1,
                    refinement_curriculum=[[-1, 1], [2, 0]], geco_warm_start=1),
         quick=dict(config_overrides=EMORL_QUICK_MODEL, num_scenes=512, steps=QUICK_EMORL_STEPS, batch_size=16, lr=7e-4,
-                   refinement_iters=0, refinement_curriculum=None, geco_warm_start=1000, log_every=10),
+                   refinement_iters=0, refinement_curriculum=None, objective="elbo", log_every=10),
         paper=dict(data=lambda c: c.data_file("tetrominoes", "train"), num_scenes=60000, steps=200000, batch_size=32,
                    warmup=10000, log_every=100)),
     outputs=(EMORL_RUN + "/run.json", EMORL_RUN + "/checkpoints"), clean=(EMORL_RUN,)))
@@ -507,7 +507,7 @@ register(Experiment(
 register(Experiment(
     "fig_gqn_orbit", "fig_gqn_orbit.ipynb", depends_on=("train_gqn",), description="GQN views rendered along an orbit",
     common=dict(run_dir=GQN_RUN, out_dir="{figures}", name="gqn_rooms_orbit", device="{device}"),
-    parameters=dict(smoke=dict(num_frames=4, context_size=3, scale=1, threads=1), quick=dict(num_frames=36, context_size=3),
+    parameters=dict(smoke=dict(num_frames=4, context_size=3, scale=1, threads=1), quick=dict(num_frames=24, context_size=3),
                     paper=dict(data=GQN_TEST, num_frames=36, context_size=3)),
     outputs=("{figures}/gqn_rooms_orbit.gif",)));
 
