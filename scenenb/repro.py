@@ -530,6 +530,9 @@ TABLES.append(PaperTable(
             "{eval_emorl.num_images} test images (seed {test_seed})",
     paper_setting="the real Tetrominoes of DeepMind's Multi-Object Datasets (35×35, 3 pieces on black), the `tetrominoes` "
                   "preset at full size, 200k steps at batch 32 with GECO and 3 refinement iterations.",
+    notes="Read fg-ARI against spatially coherent random partitions of the same generated images (Voronoi cells around "
+          "K random points), which score 0.28, 0.42 and 0.47 for K = 2, 3 and 4: below that, the slots follow position rather "
+          "than objects. The slot figure's `recon` column shows whether the pieces are reconstructed at all.",
     figures=("emorl_tetrominoes_slots.png", "emorl_tetrominoes_traversal_dim*.gif")))
 
 
@@ -546,7 +549,7 @@ TABLES.append(PaperTable(
     "eval_gqn",
     [Metric(f"{what}, {k} context view{'s' if k > 1 else ''}", _gqn_at(k, key), fmt=fmt)
      for what, key, fmt in [("bits/dim", "bits_per_dim", "{:.3f}"), ("MSE of prior samples", "mse_prior", "{:.4f}")]
-     for k in (1, 5)] + [Metric("MSE of the mean of the 5 context views (a baseline, not a model)", _gqn_at(5, "mse_context_mean"), fmt="{:.4f}"),
+     for k in (1, 5)] + [Metric("MSE of the mean of the 5 context views (a baseline, not a model)", _gqn_at(5, "mse_context_mean"), "—", fmt="{:.4f}"),
                          Metric("KL (nats per image), 5 context views", _gqn_at(5, "kl"), fmt="{:.2f}")],
     setting="generated rooms (`rooms_ring_camera` layout), {train_gqn.num_scenes} training scenes of 10 views, "
             "{train_gqn.steps} steps of the `{preset}` preset; evaluated at step {step} (σ {sigma}) on {num_scenes} "
