@@ -8,3 +8,4 @@ __all__ = []
 # %% ../../nbs/60_models.ipynb #805d07c9
 from .emorl import EMORLConfig, EMORL, EMORLOutput, check_slots
 from .gqn import GQNConfig, GQN, GQNOutput, load_gqn
+from .genesis import GenesisConfig, Genesis, GenesisOutput, load_genesis
