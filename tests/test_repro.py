@@ -12,7 +12,8 @@ from conftest import BIN
 from scenenb.repro import EXPERIMENTS, EXPERIMENTS_DIR, Context, Experiment, read_manifest, register, reproduce, run_order
 
 ORDER = ["train_emorl", "eval_emorl", "fig_emorl_slots", "fig_emorl_traversals",
-         "train_gqn", "eval_gqn", "fig_gqn_views", "fig_gqn_orbit"]
+         "train_gqn", "eval_gqn", "fig_gqn_views", "fig_gqn_orbit",
+         "train_genesis", "eval_genesis", "fig_genesis_recon", "fig_genesis_samples"]
 GQN = ["train_gqn", "eval_gqn", "fig_gqn_views", "fig_gqn_orbit"]
 
 
@@ -30,14 +31,14 @@ def test_smoke_profile_runs_skips_and_reruns_what_changed(tmp_path, child_env):
     r = subprocess.run([str(BIN / "scenenb"), "reproduce", "--profile", "smoke", "--root", str(root)],
                        capture_output=True, text=True, env=child_env, timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    for i, name in enumerate(ORDER, 1): assert f"[{i}/8] {name}: done in" in r.stdout, r.stdout[-3000:]
-    assert "8 ran, 0 up to date, 0 failed" in r.stdout
+    for i, name in enumerate(ORDER, 1): assert f"[{i}/{len(ORDER)}] {name}: done in" in r.stdout, r.stdout[-3000:]
+    assert f"{len(ORDER)} ran, 0 up to date, 0 failed" in r.stdout
     ctx = Context("smoke", root=root)
     for name in ORDER: assert (ctx.runs / f"{name}.ipynb").exists(), name
     for exp in EXPERIMENTS.values():
         for out in exp.outputs_for(ctx): assert list(Path(out).parent.glob(Path(out).name)), out
     results = json.loads((ctx.figures / "results.json").read_text())
-    assert results["profile"] == "smoke" and set(results["results"]) == {"eval_emorl", "eval_gqn"}
+    assert results["profile"] == "smoke" and set(results["results"]) == {"eval_emorl", "eval_gqn", "eval_genesis"}
     assert results["results"]["eval_gqn"]["record"]["step"] == 3
     manifest = read_manifest(ctx)
     assert set(manifest) == set(ORDER) and manifest["train_gqn"]["parameters"]["steps"] == 3
@@ -48,18 +49,18 @@ def test_smoke_profile_runs_skips_and_reruns_what_changed(tmp_path, child_env):
     assert report.by_status("skipped") == ORDER and report.exit_code == 0, lines
     listing = subprocess.run([str(BIN / "scenenb"), "list", "--profile", "smoke", "--root", str(root)],
                              capture_output=True, text=True, env=child_env, timeout=120).stdout
-    assert listing.count("up to date") == 8, listing
+    assert listing.count("up to date") == len(ORDER), listing
 
     # 3. one more GQN training step: train_gqn and its three dependents re-run, EMORL stays
     registry = copy.deepcopy(EXPERIMENTS)
     registry["train_gqn"].parameters["smoke"]["steps"] = 4
     report = reproduce("smoke", root=root, registry=registry, log=lines.append)
-    assert report.by_status("ran") == GQN and report.by_status("skipped") == ORDER[:4], lines
+    assert report.by_status("ran") == GQN and report.by_status("skipped") == ORDER[:4] + ORDER[8:], lines
     assert json.loads((ctx.figures / "gqn_rooms_eval.json").read_text())["step"] == 4
     # a changed leaf parameter re-runs that leaf only
     registry["fig_emorl_slots"].parameters["smoke"]["num_images"] = 1
     report = reproduce("smoke", root=root, registry=registry, log=lines.append)
-    assert report.by_status("ran") == ["fig_emorl_slots"] and len(report.by_status("skipped")) == 7, lines
+    assert report.by_status("ran") == ["fig_emorl_slots"] and len(report.by_status("skipped")) == len(ORDER) - 1, lines
 
     # 4. `scenenb run` with an override runs one notebook and forgets the step's record (it no longer matches)
     r = subprocess.run([str(BIN / "scenenb"), "run", "fig_gqn_views", "--profile", "smoke", "--root", str(root), "--quiet",
