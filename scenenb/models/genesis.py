@@ -235,10 +235,7 @@ def broadcast_decoder(config: GenesisConfig, latent_dim: int) -> SpatialBroadcas
 # %% ../../nbs/63_models.genesis.ipynb #b59f6f7d
 def mixture_nll(images: Tensor, components: Tensor, log_masks: Tensor, stds: tuple[float, ...]) -> Tensor:
     "−log Σ_k π_k N(x | μ_k, σ_k²) per pixel and channel, summed per image: (B, C, H, W), (B, K, C, H, W), (B, K, 1, H, W) -> (B,)."
-    if len(set(stds)) == 1: return gmm_nll(images, components, log_masks, math.log(stds[0]), include_constant=True, per_channel=True)
-    scales = images.new_tensor(stds).view(1, -1, 1, 1, 1)               # (1, K, 1, 1, 1)
-    log_density = Normal(components, scales).log_prob(images[:, None])   # (B, K, C, H, W)
-    return -torch.logsumexp(log_masks + log_density, 1).flatten(1).sum(1)
+    return gmm_nll(images, components, log_masks, images.new_tensor(stds).log(), include_constant=True, per_channel=True)
 
 # %% ../../nbs/63_models.genesis.ipynb #49e799fc
 def latent_kl(kind: str, z: Tensor, q_loc: Tensor, q_scale: Tensor, p_loc: Tensor | None = None, p_scale: Tensor | None = None) -> Tensor:

@@ -36,10 +36,16 @@ def gaussian_nll(images: Tensor, mean: Tensor, log_scale: float, include_constan
     return -log_density.flatten(1).sum(1)  # (B,)
 
 # %% ../../nbs/42_nn.distributions.ipynb #29b2d1e3
-def gmm_nll(images: Tensor, means: Tensor, log_masks: Tensor, log_scale: float,
+def gmm_nll(images: Tensor, means: Tensor, log_masks: Tensor, log_scale: float | Tensor,
             include_constant: bool = True, per_channel: bool = False) -> Tensor:
-    "-log of the mixture over slots: images (B, C, H, W), means (B, K, C, H, W), log_masks (B, K, 1, H, W) -> (B,)."
-    log_density = -log_scale - 0.5 * (images[:, None] - means) ** 2 * math.exp(-2 * log_scale)  # (B, K, C, H, W)
+    """-log of the mixture over slots: images (B, C, H, W), means (B, K, C, H, W), log_masks (B, K, 1, H, W) -> (B,).
+
+    `log_scale`: one float for every slot, or a tensor (K,) of per-slot log scales (MONet's and GENESIS's σ options)."""
+    if torch.is_tensor(log_scale):
+        log_scale = log_scale.to(means).view(1, -1, 1, 1, 1)                                  # (1, K, 1, 1, 1)
+        inverse_variance = torch.exp(-2 * log_scale)
+    else: inverse_variance = math.exp(-2 * log_scale)
+    log_density = -log_scale - 0.5 * (images[:, None] - means) ** 2 * inverse_variance         # (B, K, C, H, W)
     if include_constant: log_density = log_density - 0.5 * math.log(2 * math.pi)
     if not per_channel: log_density = log_density.sum(2, keepdim=True)                     # (B, K, 1, H, W)
     log_mixture = torch.logsumexp(log_masks + log_density, dim=1)                            # (B, C or 1, H, W)
