@@ -21,9 +21,9 @@ from ..nn.layers import SpatialBroadcastDecoder
 
 # %% auto #0
 __all__ = ['NORMS', 'PIXEL_STDS', 'MASK_VAE_GEOMETRY', 'GenesisConfig', 'posterior_scale', 'prior_scale', 'norm_layer',
-           'GatedConv', 'MaskPosterior', 'MaskDecoder', 'stick_breaking', 'AutoregressivePrior', 'ComponentPrior',
-           'ComponentEncoder', 'broadcast_decoder', 'mixture_nll', 'latent_kl', 'init_weights', 'GenesisOutput',
-           'Genesis', 'load_genesis']
+           'GatedConv', 'gated_encoder', 'gated_decoder', 'MaskPosterior', 'MaskDecoder', 'stick_breaking',
+           'AutoregressivePrior', 'ComponentPrior', 'ComponentEncoder', 'broadcast_decoder', 'mixture_nll', 'latent_kl',
+           'init_weights', 'GenesisOutput', 'Genesis', 'load_genesis']
 
 # %% ../../nbs/63_models.genesis.ipynb #332bade1
 NORMS = ("bn", "in", "none")
@@ -53,6 +53,7 @@ class GenesisConfig(Config):
     component_decoder_channels: int = 32  # width of the broadcast decoder
     component_decoder_layers: int = 4
     prior_hidden: int = 256               # width of the prior LSTM and the component-prior MLP
+    component_symmetric: bool = False     # official comp_symmetric: gated-conv component encoder/decoder like the mask VAE
     PRESETS: ClassVar[dict] = {
         "multi_dsprites": dict(num_slots=5, image_size=64),
         "gqn_rooms": dict(num_slots=7, image_size=64),
@@ -70,6 +71,8 @@ class GenesisConfig(Config):
         if self.num_slots < 2: raise ValueError(f"num_slots must be >= 2 (stick-breaking needs two components), got {self.num_slots}")
         if self.component_prior and not self.two_stage:
             raise ValueError("component_prior=True needs two_stage=True (the single-stage model has no component latents)")
+        if self.component_symmetric and not self.two_stage:
+            raise ValueError("component_symmetric=True needs two_stage=True (the single-stage model has no component VAE)")
         for name in ("image_channels", "mask_latent_dim", "component_latent_dim", "component_channels",
                      "component_decoder_channels", "component_decoder_layers", "prior_hidden"):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -113,16 +116,31 @@ class GatedConv(nn.Module):
         h, g = self.conv(x).chunk(2, 1)                    # (N, out, H', W') each
         return self.norm_h(h) * torch.sigmoid(self.norm_g(g))
 
+
+def gated_encoder(config: GenesisConfig, in_channels: int, out_features: int) -> nn.Sequential:
+    "(N, in_channels, H, W) -> (N, out_features): five 5×5 gated convolutions and one over the last feature map (the mask VAE's encoder)."
+    kernel, strides = MASK_VAE_GEOMETRY[config.image_size]
+    widths = [in_channels, 32, 32, 64, 64, 64]
+    layers = [GatedConv(i, o, 5, s, 2, norm=config.encoder_norm) for i, o, s in zip(widths, widths[1:], strides)]
+    return nn.Sequential(*layers, GatedConv(64, out_features, kernel), nn.Flatten())
+
+
+def gated_decoder(config: GenesisConfig, latent_dim: int, out_channels: int) -> nn.Sequential:
+    "(N, latent_dim, 1, 1) -> (N, out_channels, H, W): the mirror of `gated_encoder` and a 1×1 output convolution."
+    kernel, strides = MASK_VAE_GEOMETRY[config.image_size]
+    widths, strides = [64, 64, 32, 32, 32, 32], strides[::-1]
+    layers = [GatedConv(latent_dim, 64, kernel, transpose=True)]
+    layers += [GatedConv(i, o, 5, s, 2, s - 1, transpose=True, norm=config.decoder_norm) for i, o, s in zip(widths, widths[1:], strides)]
+    return nn.Sequential(*layers, nn.Conv2d(32, out_channels, 1))
+
 # %% ../../nbs/63_models.genesis.ipynb #d7e8d3ba
 class MaskPosterior(nn.Module):
     "q(z^m_k | x, z^m_<k): images (B, C, H, W) -> posterior loc, scale and samples, each (B, K, D)."
 
     def __init__(self, config: GenesisConfig):
         super().__init__()
-        kernel, strides = MASK_VAE_GEOMETRY[config.image_size]
-        widths, dim = [config.image_channels, 32, 32, 64, 64, 64], config.mask_latent_dim
-        layers = [GatedConv(i, o, 5, s, 2, norm=config.encoder_norm) for i, o, s in zip(widths, widths[1:], strides)]
-        self.features = nn.Sequential(*layers, GatedConv(64, 256, kernel), nn.Flatten())   # (B, 256)
+        dim = config.mask_latent_dim
+        self.features = gated_encoder(config, config.image_channels, 256)    # (B, 256)
         self.first_loc, self.first_raw = nn.Linear(256, dim), nn.Linear(256, dim)
         self.cell = nn.LSTMCell(256 + dim, 2 * dim)
         self.head = nn.Linear(2 * dim, 2 * dim)
@@ -145,11 +163,7 @@ class MaskDecoder(nn.Module):
 
     def __init__(self, config: GenesisConfig):
         super().__init__()
-        kernel, strides = MASK_VAE_GEOMETRY[config.image_size]
-        widths, strides = [64, 64, 32, 32, 32, 32], strides[::-1]
-        layers = [GatedConv(config.mask_latent_dim, 64, kernel, transpose=True)]
-        layers += [GatedConv(i, o, 5, s, 2, s - 1, transpose=True, norm=config.decoder_norm) for i, o, s in zip(widths, widths[1:], strides)]
-        self.net = nn.Sequential(*layers, nn.Conv2d(32, 1, 1))
+        self.net = gated_decoder(config, config.mask_latent_dim, 1)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z[:, :, None, None])                             # (N, 1, H, W)
@@ -213,6 +227,9 @@ class ComponentEncoder(nn.Module):
     def __init__(self, config: GenesisConfig):
         super().__init__()
         c, dim, side = config.component_channels, config.component_latent_dim, config.image_size // 16
+        if config.component_symmetric:                                   # official comp_symmetric: the mask VAE's encoder
+            self.net = gated_encoder(config, config.image_channels + 1, 2 * dim)
+            return
         widths = [config.image_channels + 1, c, c, 2 * c, 2 * c]
         convs = [m for i, o in zip(widths, widths[1:]) for m in (nn.Conv2d(i, o, 3, 2, 1), nn.ELU())]
         hidden = max(256, 2 * dim)
@@ -292,7 +309,8 @@ class Genesis(nn.Module):
         self.mask_prior = AutoregressivePrior(config) if config.autoregressive_prior else None
         if config.two_stage:
             self.component_encoder = ComponentEncoder(config)
-            self.component_decoder = broadcast_decoder(config, config.component_latent_dim)
+            self.component_decoder = (gated_decoder(config, config.component_latent_dim, config.image_channels)
+                                      if config.component_symmetric else broadcast_decoder(config, config.component_latent_dim))
             self.component_prior = ComponentPrior(config) if config.component_prior else None
         else:
             self.component_decoder = broadcast_decoder(config, config.mask_latent_dim)   # appearance from z^m_k
@@ -318,7 +336,8 @@ class Genesis(nn.Module):
         "Component latents (B, K, D_c) (or mask latents for the single-stage model) -> means μ_k (B, K, C, H, W)."
         B, K, _ = z.shape
         size = self.config.image_size
-        out = self.component_decoder(z.flatten(0, 1), size, size)        # (B*K, C, H, W)
+        if self.config.component_symmetric: out = self.component_decoder(z.flatten(0, 1)[:, :, None, None])   # (B*K, C, H, W)
+        else: out = self.component_decoder(z.flatten(0, 1), size, size)  # (B*K, C, H, W)
         out = out.view(B, K, *out.shape[1:])
         return out.sigmoid() if self.config.pixel_bound else out
 
