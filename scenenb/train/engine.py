@@ -54,6 +54,7 @@ class FitConfig(Config):
     log_every: int = 50
     progress: str = "auto"
     max_nonfinite: int = 10
+    fused: bool | None = None   # fused Adam/AdamW kernel; None: on when every parameter is a float tensor on CPU or CUDA
 
     def validate(self):
         check_choice("optimizer", self.optimizer, ("adam", "adamw"))
@@ -181,7 +182,10 @@ def _set_attr(model: nn.Module, dotted: str, value: float) -> None:
 
 
 def _make_optimizer(cfg: FitConfig, params) -> torch.optim.Optimizer:
-    kw = dict(lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    params = list(params)
+    fused = cfg.fused if cfg.fused is not None else \
+        bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    kw = dict(lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused or None)
     return (torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW)(params, **kw)
 
 # %% ../../nbs/24_train.engine.ipynb #7464c54b
