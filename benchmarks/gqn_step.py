@@ -2,7 +2,10 @@
 
 Configuration (the issue's bar): tower representation, L = 12 unshared cores, hidden/canvas 128, z 3, 5 context
 views, batch 4, 64x64 images, random inputs in [0, 1], σ = 2.0 (the start of the anneal). A step is forward +
-backward + Adam (lr 5e-4) on the mean negative ELBO (nll + kl) over the batch, the same objective on both sides.
+backward + Adam (lr 5e-4) on the mean negative ELBO (nll + kl) over the batch, the same objective on both sides. Each
+side uses the optimiser its own training loop builds: PyTorch's fused Adam for ours (what `scenenb.train.fit` uses by
+default, `FitConfig.fused`), the default Adam for torch-gqn (its train.py); `--fused-baseline` adds a torch-gqn row with
+fused Adam too, so the optimiser's share of the difference can be read off.
 Per implementation: `--warmup` untimed steps, then `--steps` timed steps, in `--rounds` alternating subprocesses; the median (and min) over all of them; render time is the
 median of `--steps` prior renders (`generate`, no gradients) of one query view per scene, divided by the batch size.
 Each row runs in its own subprocess so that peak RSS (ru_maxrss) belongs to it alone. FLOPs per training sample are
@@ -12,7 +15,7 @@ around torch-gqn's model for theirs).
 torch-gqn is imported from `--torch-gqn PATH`, an extraction outside the repository:
   git --git-dir=/work/.mirror/iShohei220+torch-gqn/repo archive HEAD | tar -x -C /tmp/torch_gqn
 
-usage: python benchmarks/gqn_step.py --torch-gqn /tmp/torch_gqn [--threads 2] [--steps 3] [--warmup 1] [--rounds 2] [--bf16]
+usage: python benchmarks/gqn_step.py --torch-gqn /tmp/torch_gqn [--threads 2] [--steps 3] [--warmup 1] [--rounds 2] [--bf16] [--fused-baseline]
                                      [--only ours|torch_gqn|ours_bf16] [--write benchmarks/gqn_step.md]
 """
 import argparse
@@ -68,9 +71,9 @@ def flops(model, loss) -> float:
 
 def worker(impl: str, torch_gqn: str | None, threads: int, steps: int, warmup: int) -> dict:
     torch.set_num_threads(threads); torch.manual_seed(0)
-    model, loss, render = build(impl, torch_gqn)
+    model, loss, render = build("torch_gqn" if impl == "torch_gqn_fused" else impl, torch_gqn)
     params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4, fused=impl != "torch_gqn" or None)
     args = inputs()
     bf16 = impl == "ours_bf16"
     times = []
@@ -101,13 +104,15 @@ def main():
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds of one subprocess per implementation")
     p.add_argument("--bf16", action="store_true", help="add a row for ours under CPU bf16 autocast")
-    p.add_argument("--only", default=None, choices=["ours", "torch_gqn", "ours_bf16"])
+    p.add_argument("--fused-baseline", action="store_true", help="add a row for torch-gqn with fused Adam")
+    p.add_argument("--only", default=None, choices=["ours", "torch_gqn", "ours_bf16", "torch_gqn_fused"])
     p.add_argument("--write", default=None)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
         print(json.dumps(worker(a.worker, a.torch_gqn, a.threads, a.steps, a.warmup))); return
-    impls = [a.only] if a.only else (["torch_gqn"] if a.torch_gqn else []) + ["ours"] + (["ours_bf16"] if a.bf16 else [])
+    impls = [a.only] if a.only else (["torch_gqn"] if a.torch_gqn else []) + \
+        (["torch_gqn_fused"] if a.torch_gqn and a.fused_baseline else []) + ["ours"] + (["ours_bf16"] if a.bf16 else [])
     runs = {impl: [] for impl in impls}
     for _ in range(a.rounds):  # alternate the implementations, so that load from other jobs hits all of them alike
         for impl in impls:
