@@ -3,7 +3,8 @@
 Configuration (the GQN-rooms setting): K = 7, 64x64 RGB, two-stage model with the autoregressive mask prior and the
 component prior, 64-d mask latents, 16-d component latents, batch norm, random images in [0, 1]. A step is forward +
 backward + Adam (lr 1e-4, no gradient clipping, no GECO) on the negative ELBO averaged over the batch, the same
-objective on every side:
+objective on every side; each side steps with the Adam its own training loop builds (PyTorch's fused Adam for ours, as
+`scenenb.train.fit` does by default; the default Adam for the official code and genesis.pytorch):
   - ours: `(out.nll + out.kl).mean()` of `Genesis(GenesisConfig.preset("gqn_rooms"))` (Monte-Carlo KLs, σ = 0.7);
   - official (applied-ai-lab/genesis, `models/genesis_config.py`): `err.mean(0) + Σ_k kl_m_k.mean(0) + Σ_k kl_l_k.mean(0)`
     from the `losses` its forward returns (what its `train.py` calls elbo: the per-image reconstruction error plus the
@@ -173,7 +174,7 @@ def worker(impl: str, batch: int, threads: int, steps: int, warmup: int, officia
     torch.set_num_threads(threads); torch.manual_seed(0)
     model, loss_fn, forward = build(impl, batch, official, genesis_pytorch)
     params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=impl == "ours" or None)   # each side's own training loop's Adam
     images = torch.rand(batch, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
 
     def step():
