@@ -229,11 +229,11 @@ class ComponentEncoder(nn.Module):
         c, dim, side = config.component_channels, config.component_latent_dim, config.image_size // 16
         if config.component_symmetric:                                   # official comp_symmetric: the mask VAE's encoder
             self.net = gated_encoder(config, config.image_channels + 1, 2 * dim)
-            return
-        widths = [config.image_channels + 1, c, c, 2 * c, 2 * c]
-        convs = [m for i, o in zip(widths, widths[1:]) for m in (nn.Conv2d(i, o, 3, 2, 1), nn.ELU())]
-        hidden = max(256, 2 * dim)
-        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear(2 * c * side * side, hidden), nn.ELU(), nn.Linear(hidden, 2 * dim))
+        else:                                                            # MONet's component encoder
+            widths = [config.image_channels + 1, c, c, 2 * c, 2 * c]
+            convs = [m for i, o in zip(widths, widths[1:]) for m in (nn.Conv2d(i, o, 3, 2, 1), nn.ELU())]
+            self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear(2 * c * side * side, max(256, 2 * dim)), nn.ELU(),
+                                     nn.Linear(max(256, 2 * dim), 2 * dim))
 
     def forward(self, images: Tensor, log_masks: Tensor) -> tuple[Tensor, Tensor]:
         B, K = log_masks.shape[:2]
