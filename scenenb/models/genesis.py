@@ -20,10 +20,10 @@ from ..nn.distributions import gaussian_kl, gmm_nll
 from ..nn.layers import SpatialBroadcastDecoder
 
 # %% auto #0
-__all__ = ['NORMS', 'PIXEL_STDS', 'MASK_VAE_GEOMETRY', 'GenesisConfig', 'posterior_scale', 'prior_scale', 'norm_layer',
-           'GatedConv', 'gated_encoder', 'gated_decoder', 'MaskPosterior', 'MaskDecoder', 'stick_breaking',
-           'AutoregressivePrior', 'ComponentPrior', 'ComponentEncoder', 'broadcast_decoder', 'mixture_nll', 'latent_kl',
-           'init_weights', 'GenesisOutput', 'Genesis', 'load_genesis']
+__all__ = ['NORMS', 'PIXEL_STDS', 'MASK_VAE_GEOMETRY', 'OFFICIAL_GECO_GOAL', 'GenesisConfig', 'posterior_scale', 'prior_scale',
+           'norm_layer', 'GatedConv', 'gated_encoder', 'gated_decoder', 'MaskPosterior', 'MaskDecoder',
+           'stick_breaking', 'AutoregressivePrior', 'ComponentPrior', 'ComponentEncoder', 'broadcast_decoder',
+           'mixture_nll', 'gaussian_goal', 'latent_kl', 'init_weights', 'GenesisOutput', 'Genesis', 'load_genesis']
 
 # %% ../../nbs/63_models.genesis.ipynb #332bade1
 NORMS = ("bn", "in", "none")
@@ -45,7 +45,7 @@ class GenesisConfig(Config):
     component_prior: bool = True
     encoder_norm: str = "bn"              # bn | in | none
     decoder_norm: str = "bn"              # bn | in | none
-    pixel_std: str = "paper"              # paper (0.7 everywhere) | monet (0.09 first, 0.11 others)
+    pixel_std: str | float = "paper"      # paper (0.7 everywhere) | monet (0.09 first, 0.11 others) | a number σ for all
     init: str = "default"                 # default | truncated_normal
     kl: str = "monte_carlo"               # monte_carlo (official) | analytic
     pixel_bound: bool = True              # squash component means into [0, 1] with a sigmoid
@@ -64,7 +64,9 @@ class GenesisConfig(Config):
 
     def validate(self):
         for name in ("encoder_norm", "decoder_norm"): check_choice(name, getattr(self, name), NORMS)
-        check_choice("pixel_std", self.pixel_std, tuple(PIXEL_STDS))
+        if isinstance(self.pixel_std, str): check_choice("pixel_std", self.pixel_std, tuple(PIXEL_STDS))
+        elif isinstance(self.pixel_std, bool) or not isinstance(self.pixel_std, (int, float)) or not self.pixel_std > 0:
+            raise ValueError(f"pixel_std must be 'paper', 'monet' or a positive number (σ for every component), got {self.pixel_std!r}")
         check_choice("init", self.init, ("default", "truncated_normal"))
         check_choice("kl", self.kl, ("monte_carlo", "analytic"))
         check_choice("image_size", self.image_size, tuple(MASK_VAE_GEOMETRY))
@@ -80,7 +82,7 @@ class GenesisConfig(Config):
     @property
     def pixel_stds(self) -> tuple[float, ...]:
         "σ_k of the likelihood for k = 1..K."
-        first, rest = PIXEL_STDS[self.pixel_std]
+        first, rest = PIXEL_STDS[self.pixel_std] if isinstance(self.pixel_std, str) else (float(self.pixel_std),) * 2
         return (first,) + (rest,) * (self.num_slots - 1)
 
 # %% ../../nbs/63_models.genesis.ipynb #e864307c
@@ -253,6 +255,18 @@ def broadcast_decoder(config: GenesisConfig, latent_dim: int) -> SpatialBroadcas
 def mixture_nll(images: Tensor, components: Tensor, log_masks: Tensor, stds: tuple[float, ...]) -> Tensor:
     "−log Σ_k π_k N(x | μ_k, σ_k²) per pixel and channel, summed per image: (B, C, H, W), (B, K, C, H, W), (B, K, 1, H, W) -> (B,)."
     return gmm_nll(images, components, log_masks, images.new_tensor(stds).log(), include_constant=True, per_channel=True)
+
+# %% ../../nbs/63_models.genesis.ipynb #19cfd3e9
+OFFICIAL_GECO_GOAL = 0.5655                              # nats per element, official train.py default at σ = 0.7
+
+
+def gaussian_goal(std: float, mse: float | None = None) -> float:
+    "GECO goal per element, log σ + ½ log 2π + mse / (2σ²); `mse` defaults to the error the official goal asks for at σ = 0.7."
+    if not std > 0: raise ValueError(f"std must be positive, got {std!r}")
+    constant = lambda s: math.log(s) + 0.5 * math.log(2 * math.pi)
+    if mse is None: mse = 2 * 0.7 ** 2 * (OFFICIAL_GECO_GOAL - constant(0.7))
+    if mse < 0: raise ValueError(f"mse must be >= 0, got {mse!r}")
+    return constant(std) + mse / (2 * std ** 2)
 
 # %% ../../nbs/63_models.genesis.ipynb #49e799fc
 def latent_kl(kind: str, z: Tensor, q_loc: Tensor, q_scale: Tensor, p_loc: Tensor | None = None, p_scale: Tensor | None = None) -> Tensor:
