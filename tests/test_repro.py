@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 
 from conftest import BIN
+from scenenb.models.genesis import gaussian_goal
 from scenenb.repro import EXPERIMENTS, EXPERIMENTS_DIR, Context, Experiment, read_manifest, register, reproduce, run_order
 
 ORDER = ["train_emorl", "eval_emorl", "fig_emorl_slots", "fig_emorl_traversals",
@@ -40,6 +41,8 @@ def test_smoke_profile_runs_skips_and_reruns_what_changed(tmp_path, child_env):
     results = json.loads((ctx.figures / "results.json").read_text())
     assert results["profile"] == "smoke" and set(results["results"]) == {"eval_emorl", "eval_gqn", "eval_genesis"}
     assert results["results"]["eval_gqn"]["record"]["step"] == 3
+    genesis = json.loads((ctx.runs / "genesis_multi_dsprites" / "run.json").read_text())  # numeric σ -> its matching GECO goal
+    assert genesis["model_config"]["pixel_std"] == 0.3 and abs(genesis["geco_goal"] - gaussian_goal(0.3)) < 1e-9, genesis["geco_goal"]
     manifest = read_manifest(ctx)
     assert set(manifest) == set(ORDER) and manifest["train_gqn"]["parameters"]["steps"] == 3
 
