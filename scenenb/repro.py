@@ -439,7 +439,7 @@ QUICK_EMORL_STEPS = 2000   # ≈ 8 min of training (4.2 steps/s at batch 16, idl
 QUICK_EMORL_EVAL = 128     # test images of the evaluation table (DCI with boosted trees grows with this)
 QUICK_GQN_STEPS = 1200     # ≈ 5 min of training (≈ 4 steps/s at batch 16, idle 2-core machine)
 QUICK_GQN_SCENES = 1000    # generated training scenes (10 views each)
-QUICK_GENESIS_STEPS = 2000  # ≈ 21 min of training at 32×32, batch 16 (≈ 1.6 steps/s), σ 0.3: see above
+QUICK_GENESIS_STEPS = 2000  # ≈ 21 min of training at 32×32, batch 16 (≈ 1.6 steps/s idle), σ 0.3: see above
 QUICK_GENESIS_SCENES = 2000  # generated training scenes
 QUICK_GENESIS_EVAL = 128   # test images of the evaluation table
 
@@ -627,6 +627,8 @@ TABLES.append(PaperTable(
           "between runs. FID is shown only when the evaluation was given pytorch-fid's Inception weights (`fid_weights`); "
           "our generated sprites take continuous RGB colours where the official generator draws from 125. The one-slot row is "
           "the score of putting every pixel in one slot (1 on single-sprite scenes, 0 otherwise), on the same test images: "
-          "a model separates sprites only when it is clearly above it.",
+          "a model separates sprites only when it is clearly above it. Being above it is not enough: a model that cuts the "
+          "foreground into fixed regions of the image scores above it too, so check the segmentation column of the "
+          "reconstruction figure (the committed quick run does exactly this; see the GENESIS trials in `nbs/70_repro.ipynb`).",
     figures=("genesis_multi_dsprites_recon.png", "genesis_multi_dsprites_recon_colors.png", "genesis_multi_dsprites_recon_curve.png",
              "genesis_multi_dsprites_samples.png", "genesis_multi_dsprites_samples_components.png")))
