@@ -17,7 +17,9 @@ Per implementation and batch size: `--warmup` untimed steps (the first one also 
 torch.utils.flop_counter.FlopCounterMode; with `--warmup 0` that counted step is an extra one), then `--steps` timed
 steps, in `--rounds` alternating subprocesses; the table gives the median and min over all of them. Every row runs
 in its own subprocess so that peak RSS (ru_maxrss) belongs to it alone. Forward ms/image is the median of `--steps`
-eval-mode forward passes under torch.no_grad() (after one untimed pass), divided by the batch size.
+eval-mode forward passes under torch.no_grad() (after one untimed pass), divided by the batch size. With `--bf16` a
+fourth row, `ours_bf16`, runs our step with the forward (and so the backward's matrix products) under CPU bfloat16
+autocast; the weights, gradients and Adam stay float32.
 
 The reference implementations are used read-only: they are imported at run time from extractions outside the
 repository, and nothing of theirs is copied here. Extract them with
@@ -34,7 +36,7 @@ built (its `zm_1`, which `.to('cuda')` turns into a plain tensor on a GPU, stays
 
 usage: python benchmarks/genesis_step.py --official /tmp/genesis_official --genesis-pytorch /tmp/genesis_pytorch
                                          [--threads 2] [--steps 3] [--warmup 1] [--rounds 2] [--batches 4 32]
-                                         [--only ours|official|genesis_pytorch] [--write benchmarks/genesis_step.md]
+                                         [--bf16] [--only ours|ours_bf16|official|genesis_pytorch] [--write benchmarks/genesis_step.md]
 """
 import argparse
 import inspect
@@ -53,7 +55,7 @@ import torch
 from torch import nn
 
 SIZE, K = 64, 7
-IMPLS = ("official", "genesis_pytorch", "ours")
+IMPLS = ("official", "genesis_pytorch", "ours", "ours_bf16")
 
 
 def _module(name: str, **attrs) -> types.ModuleType:
@@ -138,7 +140,7 @@ class _CudaToCpu:
 
 def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | None):
     "Model, images -> training loss, images -> eval forward, for one implementation; images (B, 3, 64, 64) in [0, 1]."
-    if impl == "ours":
+    if impl in ("ours", "ours_bf16"):
         from scenenb.models.genesis import Genesis, GenesisConfig
         model = Genesis(GenesisConfig.preset("gqn_rooms"))
         def loss(images):
@@ -174,12 +176,14 @@ def worker(impl: str, batch: int, threads: int, steps: int, warmup: int, officia
     torch.set_num_threads(threads); torch.manual_seed(0)
     model, loss_fn, forward = build(impl, batch, official, genesis_pytorch)
     params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=impl == "ours" or None)   # each side's own training loop's Adam
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=impl.startswith("ours") or None)   # each side's own training loop's Adam
     images = torch.rand(batch, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    bf16 = impl == "ours_bf16"   # the forward under CPU bfloat16 autocast; weights, gradients and Adam stay float32
 
     def step():
         opt.zero_grad(set_to_none=True)
-        value = loss_fn(images)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            value = loss_fn(images)
         value.backward()
         opt.step()
         if not math.isfinite(value.item()): raise RuntimeError(f"{impl} batch {batch}: non-finite loss {value.item()}")
@@ -195,7 +199,7 @@ def worker(impl: str, batch: int, threads: int, steps: int, warmup: int, officia
         if i >= max(warmup - 1, 0): times.append(t)
     model.eval()
     fwd = []
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         forward(images)
         for _ in range(steps):
             t = time.perf_counter(); forward(images); fwd.append((time.perf_counter() - t) / batch)
@@ -214,6 +218,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds of one subprocess per implementation")
     p.add_argument("--batches", type=int, nargs="+", default=[4, 32])
     p.add_argument("--only", choices=IMPLS, help="run one implementation only")
+    p.add_argument("--bf16", action="store_true", help="add a row for ours under CPU bfloat16 autocast ('ours_bf16')")
     p.add_argument("--write", help="also write the table to this Markdown file")
     p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -221,7 +226,7 @@ def main():
         print(json.dumps(worker(a.worker[0], int(a.worker[1]), a.threads, a.steps, a.warmup, a.official, a.genesis_pytorch)))
         return
     paths = {"official": a.official, "genesis_pytorch": a.genesis_pytorch}
-    impls = [i for i in IMPLS if paths.get(i, True) and a.only in (None, i)]
+    impls = [i for i in IMPLS if paths.get(i, True) and a.only in (None, i) and (i != "ours_bf16" or a.bf16 or a.only == i)]
     if not impls: sys.exit(f"nothing to run: --only {a.only} needs its path")
     runs = {(impl, b): [] for b in a.batches for impl in impls}
     for b in a.batches:
