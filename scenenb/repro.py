@@ -439,7 +439,7 @@ QUICK_EMORL_STEPS = 2000   # ≈ 8 min of training (4.2 steps/s at batch 16, idl
 QUICK_EMORL_EVAL = 128     # test images of the evaluation table (DCI with boosted trees grows with this)
 QUICK_GQN_STEPS = 1200     # ≈ 5 min of training (≈ 4 steps/s at batch 16, idle 2-core machine)
 QUICK_GQN_SCENES = 1000    # generated training scenes (10 views each)
-QUICK_GENESIS_STEPS = 2000  # ≈ 21 min of training at 32×32, batch 16 (≈ 1.6 steps/s idle), σ 0.3: see above
+QUICK_GENESIS_STEPS = 2000  # ≈ 18 min of training at 32×32, batch 16 (1,085 s measured idle, 1.84 steps/s), σ 0.3: see above
 QUICK_GENESIS_SCENES = 2000  # generated training scenes
 QUICK_GENESIS_EVAL = 128   # test images of the evaluation table
 
