@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['seed_everything', 'seed_worker', 'get_device', 'RepoPaths', 'find_root', 'repo_paths', 'check_choice', 'Config']
+__all__ = ['seed_everything', 'seed_worker', 'get_device', 'RepoPaths', 'find_root', 'repo_paths', 'check_choice',
+           'check_unit_interval', 'Config']
 
 # %% ../nbs/00_core.ipynb #175c1ebf
 def seed_everything(seed: int) -> torch.Generator:
@@ -93,6 +94,14 @@ def check_choice(name: str, value, choices) -> None:
     "Raise a ValueError naming `name` and listing the valid `choices` unless `value` is one of them."
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(map(repr, choices))}")
+
+
+def check_unit_interval(x: torch.Tensor, name: str = "images") -> None:
+    "Raise a ValueError naming `name` unless every value of `x` is in [0, 1]. Tensors without data (meta, fake) pass: their values are unknown."
+    from torch._subclasses.fake_tensor import is_fake
+    if x.device.type == "meta" or is_fake(x): return
+    low, high = x.min().item(), x.max().item()
+    if low < 0 or high > 1: raise ValueError(f"{name} must be in [0, 1]; got values in [{low:.3g}, {high:.3g}]")
 
 
 def _from_json_value(kind, value):

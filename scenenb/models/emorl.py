@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..core import Config, check_choice
+from ..core import Config, check_choice, check_unit_interval
 from ..io import model_from_state
 from ..nn.distributions import gaussian_kl, gaussian_nll, gmm_nll, std_from_softplus
 from ..nn.layers import PositionEmbedding, image_decoder
@@ -249,8 +249,7 @@ class EMORL(nn.Module):
         if images.ndim != 4: raise ValueError(f"EMORL takes images (B, C, H, W); got shape {tuple(images.shape)}")
         if images.shape[1] != self.config.image_channels:
             raise ValueError(f"EMORL was built for {self.config.image_channels} channels; got {images.shape[1]} (shape {tuple(images.shape)})")
-        low, high = images.min().item(), images.max().item()
-        if low < 0 or high > 1: raise ValueError(f"images must be in [0, 1]; got values in [{low:.3g}, {high:.3g}]")
+        check_unit_interval(images)
         self.decoder.check_size(*images.shape[-2:])
 
 # %% ../../nbs/61_models.emorl.ipynb #da87846c

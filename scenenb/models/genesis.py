@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from ..core import Config, check_choice
+from ..core import Config, check_choice, check_unit_interval
 from ..io import model_from_state
 from ..nn.distributions import gaussian_kl, gmm_nll
 from ..nn.layers import SpatialBroadcastDecoder
@@ -337,8 +337,7 @@ class Genesis(nn.Module):
         if images.ndim != 4 or images.shape[1] != cfg.image_channels or images.shape[-2:] != (cfg.image_size, cfg.image_size):
             raise ValueError(f"Genesis was built for images (B, {cfg.image_channels}, {cfg.image_size}, {cfg.image_size}); "
                              f"got shape {tuple(images.shape)}")
-        low, high = images.min().item(), images.max().item()
-        if low < 0 or high > 1: raise ValueError(f"images must be in [0, 1]; got values in [{low:.3g}, {high:.3g}]")
+        check_unit_interval(images)
 
     def decode_masks(self, z_mask: Tensor) -> Tensor:
         "Mask latents (B, K, D) -> log masks (B, K, 1, H, W) by stick-breaking."

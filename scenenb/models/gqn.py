@@ -58,8 +58,9 @@ class GQNConfig(Config):
                        forget_bias=1.0, latent_std="softplus"),
         "quick": dict(representation="tower", r_dim=64, hidden=32, canvas_channels=32, steps=6, batch_size=16,
                       sigma_steps=1000),  # a CPU run of a few thousand steps: σ anneals within it
-        "gpu12gb": dict(batch_size=12, checkpoint=True),
-        "gpu24gb": dict(batch_size=36, checkpoint=True),
+        # counted peak at batch 36: 4.9 GiB float32, 4.5 GiB bf16 (nbs/26_train.memory.ipynb): the paper's run fits all three
+        "gpu12gb": dict(batch_size=36),
+        "gpu24gb": dict(batch_size=36),
         "gpu80gb": dict(batch_size=36),
     }
 

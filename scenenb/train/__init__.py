@@ -9,6 +9,7 @@ __all__ = []
 from ..geco import EMORLGECO, GenesisGECO, GenesisPytorchGECO, Objective
 from .engine import FitConfig, FitResult, NonFiniteLossError, fit, latest_checkpoint, list_checkpoints
 from .logging import ImageGridCallback, RunLogger, StepInfo, read_scalars
+from .memory import LiveBytes, MemoryEstimate, estimate_training_memory
 from .objectives import ELBO, BetaELBO, make_objective
 from .schedules import (Constant, ExponentialDecay, LinearAnneal, Schedule, Stepwise, WarmupDecay, emorl_learning_rate,
                                      gqn_learning_rate, gqn_pixel_sigma, gqn_schedules)
