@@ -43,32 +43,24 @@ def group_of(name: str) -> str:
 
 
 def build(model_name: str, batch: int):
-    "A model and a function that returns the training loss on fixed random inputs."
+    "A model and a function that returns the training loss, mean(nll + kl), on fixed random inputs."
     torch.manual_seed(0)
     if model_name == "genesis":
         from scenenb.models.genesis import Genesis, GenesisConfig
-        model = Genesis(GenesisConfig.preset("gqn_rooms"))
-        x = torch.rand(batch, 3, 64, 64)
-        def loss():
-            out = model(x)
-            return (out.nll + out.kl).mean()
+        model, inputs = Genesis(GenesisConfig.preset("gqn_rooms")), (torch.rand(batch, 3, 64, 64),)
     elif model_name == "gqn":
         from scenenb.models.gqn import GQN, GQNConfig
         model = GQN(GQNConfig.preset("paper"))
-        ctx, cp = torch.rand(batch, 5, 3, 64, 64), torch.randn(batch, 5, 7)
-        qp, qi = torch.randn(batch, 7), torch.rand(batch, 3, 64, 64)
-        def loss():
-            out = model(ctx, cp, qp, qi)
-            return (out.nll + out.kl).mean()
+        inputs = (torch.rand(batch, 5, 3, 64, 64), torch.randn(batch, 5, 7), torch.randn(batch, 7), torch.rand(batch, 3, 64, 64))
     elif model_name == "emorl":
         from scenenb.models.emorl import EMORL, EMORLConfig
-        model = EMORL(EMORLConfig.preset("tetrominoes"))
-        x = torch.rand(batch, 3, 35, 35)
-        def loss():
-            out = model(x)
-            return (out.nll + out.kl).mean()
+        model, inputs = EMORL(EMORLConfig.preset("tetrominoes")), (torch.rand(batch, 3, 35, 35),)
     else:
         raise ValueError(f"model must be genesis, gqn or emorl, got {model_name!r}")
+
+    def loss():
+        out = model(*inputs)
+        return (out.nll + out.kl).mean()
     return model, loss
 
 
