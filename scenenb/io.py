@@ -26,7 +26,7 @@ from .core import repo_paths
 # %% auto #0
 __all__ = ['TEMP_MARK', 'CHECKPOINT_FORMAT', 'CARD_FIELDS', 'atomic_open', 'atomic_write_text', 'remove_stale_temps',
            'atomic_path', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_state_checked',
-           'model_from_state', 'sha256_file', 'read_index', 'save_release', 'load_release']
+           'model_from_state', 'sha256_file', 'read_index', 'save_release', 'load_release', 'release_checkpoint']
 
 # %% ../nbs/01_io.ipynb #e9a22607
 TEMP_MARK = ".tmp-"
@@ -219,3 +219,9 @@ def load_release(name: str, weights_dir: str | Path | None = None, verify: bool 
     try: state = _st_load(path.read_bytes())
     except Exception as e: raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from e
     return state, card
+
+# %% ../nbs/01_io.ipynb #ea1c1eb9
+def release_checkpoint(name: str, weights_dir: str | Path | None = None) -> dict:
+    "Release `name` (or a `.safetensors` path) as a fit() checkpoint: `model`, `model_config`, `step`, plus `run` (the card's run record) and `card`."
+    state, card = load_release(name, weights_dir)
+    return {"model": state, "model_config": card["config"], "step": int(card["steps"]), "run": card.get("run", {}), "card": card}

@@ -102,3 +102,47 @@ def test_figures(pipeline):
         gif.seek(0)
         assert gif.size == (SIZE + 2 + 3 * SIZE, SIZE)  # rendered view | gap | 3 context views
         assert np.asarray(gif.convert("RGB")).std() > 0
+
+
+def test_figures_and_evaluation_from_a_release(pipeline, tmp_path):
+    """`weights=` makes the notebooks read a release instead of a run: the run's final checkpoint released as float16
+    gives the same evaluation table as the run itself, within float16 rounding."""
+    import torch
+
+    from scenenb.io import load_checkpoint, save_release
+    from scenenb.train import latest_checkpoint
+
+    run_dir, fig_dir, _ = pipeline
+    state = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
+    run = {k: v for k, v in json.loads((run_dir / "run.json").read_text()).items() if k != "history"}
+    card = dict(name="tiny_gqn", model="scenenb.models.gqn.GQN", config=state["model_config"], training_data="test",
+                steps=state["step"], metrics={}, experiment="train_gqn", parameters={}, run=run)
+    path = save_release({k: v.half() for k, v in state["model"].items()}, card, tmp_path / "weights")
+    common = dict(weights=str(path), threads=1, out_dir=str(tmp_path))
+    run_notebook("eval_gqn", tmp_path, num_scenes=3, num_samples=2, batch_size=2, name="eval", **common)
+    run_notebook("fig_gqn_views", tmp_path, num_scenes=2, context_size=2, num_samples=3, name="views", **common)
+    released = json.loads((tmp_path / "eval.json").read_text())
+    original = json.loads((fig_dir / "eval.json").read_text())
+    assert released["step"] == original["step"] == 5 and released["dataset"] == "rooms_ring_camera"
+    for a, b in zip(released["results"], original["results"]):
+        assert a["context_size"] == b["context_size"]
+        assert math.isclose(a["elbo_nats"], b["elbo_nats"], rel_tol=1e-3), (a, b)
+    assert (tmp_path / "views.png").stat().st_size > 0
+
+
+def test_the_released_quick_gqn_loads_and_renders():
+    "weights/gqn_quick_rooms_cpu20k (float16 in the file) passes its sha256 check, loads into float32 and renders a view."
+    import torch
+
+    from scenenb.io import release_checkpoint
+    from scenenb.models.gqn import load_gqn
+
+    state = release_checkpoint("gqn_quick_rooms_cpu20k", ROOT / "weights")
+    assert state["card"]["stored_dtype"] == "float16" and state["step"] == 20000
+    model = load_gqn(state)
+    assert all(p.dtype == torch.float32 for p in model.parameters()) and abs(model.sigma - 0.7) < 1e-6
+    size = state["run"]["image_size"]
+    g = torch.Generator().manual_seed(0)
+    views = model.generate(torch.rand(2, 3, 3, size, size, generator=g), torch.rand(2, 3, 7, generator=g),
+                           torch.rand(2, 1, 7, generator=g), n_samples=2)
+    assert torch.isfinite(views).all() and views.shape[-3:] == (3, size, size)
