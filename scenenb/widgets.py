@@ -103,7 +103,8 @@ def render_view(model, context_images: Tensor, context_poses: Tensor, x: float, 
 def _scenes(dataset, max_scenes: int) -> list[dict]:
     "The first `max_scenes` examples of a map-style or iterable GQN dataset, or of a list."
     from itertools import islice
-    if hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
+    iterable = isinstance(dataset, torch.utils.data.IterableDataset)   # has a __getitem__ that only raises
+    if not iterable and hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
         return [dataset[i] for i in range(min(len(dataset), max_scenes))]
     return list(islice(iter(dataset), max_scenes))
 
