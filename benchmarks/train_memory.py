@@ -25,6 +25,7 @@ import json
 import platform
 import resource
 import subprocess
+from pathlib import Path
 import sys
 
 import torch
@@ -84,7 +85,7 @@ def rss_check(batch: int) -> dict:
 import json, resource, torch
 torch.set_num_threads(1)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-import sys; sys.path.insert(0, 'benchmarks')
+import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
 from train_memory import ours
 from scenenb.train.memory import estimate_training_memory
 e = estimate_training_memory(*ours("paper", {batch}), fake=False, round_to=1)
