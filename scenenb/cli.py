@@ -154,11 +154,18 @@ def _profile_arguments(p: argparse.ArgumentParser, device: bool = True) -> None:
     if device: p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps or auto (default: cpu; paper: auto)")
 
 
+def _engine_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="auto", choices=("auto", "papermill", "plain"),
+                   help="papermill (a Jupyter kernel), or plain (one Python process; for a machine without Jupyter); "
+                        "auto: papermill where it is installed (default)")
+
+
 def _reproduce_arguments(p: argparse.ArgumentParser) -> None:
     _profile_arguments(p)
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run these experiments (and what they need)")
     p.add_argument("--force", action="store_true", help="run steps even when they are up to date")
     p.add_argument("--quiet", action="store_true", help="do not stream the notebooks' own output")
+    _engine_argument(p)
 
 
 _PAPERMILL_CHATTER = ("Executing", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory")
@@ -189,7 +196,7 @@ def _reproduce(args) -> int:
     if not args.quiet: _stream_notebook_output()
     try:
         report = reproduce(args.profile, only=args.only, device=args.device, force=args.force, root=args.root, data=args.data,
-                           log=lambda line: print(line, flush=True), log_output=not args.quiet)
+                           log=lambda line: print(line, flush=True), log_output=not args.quiet, engine=args.engine)
     except ValueError as e:
         print(f"scenenb reproduce: error: {e}", file=sys.stderr)
         return 2
@@ -217,6 +224,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
                    help="override a parameter; VALUE is read as YAML (repeatable)")
     p.add_argument("--quiet", action="store_true", help="do not stream the notebook's own output")
+    _engine_argument(p)
 
 
 @subcommand("run", "run one experiment notebook with overridden parameters", _run_arguments)
@@ -234,8 +242,11 @@ def _run(args) -> int:
     write_manifest(ctx, manifest)
     if not args.quiet: _stream_notebook_output()
     print(f"{exp.name}: {exp.path} -> {ctx.runs / (exp.name + '.ipynb')}", flush=True)
-    try: execute(exp, ctx, parameters, log_output=not args.quiet)
+    try: execute(exp, ctx, parameters, log_output=not args.quiet, engine=args.engine)
     except Exception as e:
         print(failure_report(exp.name, e, ctx.runs / f"{exp.name}.ipynb", exp.path), file=sys.stderr)
         return 1
     return 0
+
+# %% ../nbs/90_cli.ipynb #985bde32
+if __name__ == "__main__" and Path(sys.argv[0]).name == "cli.py": sys.exit(main())  # python -m scenenb.cli, not a kernel

@@ -5,10 +5,16 @@
 # %% ../nbs/70_repro.ipynb #80e0673b
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +25,15 @@ from .core import check_choice, repo_paths
 from .io import atomic_write_text
 
 # %% auto #0
-__all__ = ['PROFILES', 'DEFAULT_DEVICE', 'EXPERIMENTS_DIR', 'EXPERIMENTS', 'TABLES', 'README_START', 'README_END',
+__all__ = ['PROFILES', 'DEFAULT_DEVICE', 'EXPERIMENTS_DIR', 'EXPERIMENTS', 'ENGINES', 'TABLES', 'README_START', 'README_END',
            'QUICK_EMORL_STEPS', 'QUICK_EMORL_EVAL', 'QUICK_GQN_STEPS', 'QUICK_GQN_SCENES', 'QUICK_GENESIS_STEPS',
            'QUICK_GENESIS_SCENES', 'QUICK_GENESIS_EVAL', 'EMORL_RUN', 'EMORL_SMOKE_MODEL', 'EMORL_QUICK_MODEL',
            'GQN_RUN', 'GQN_SMOKE_MODEL', 'GQN_TEST', 'GENESIS_RUN', 'GENESIS_DATA', 'GENESIS_SMOKE_MODEL',
            'GENESIS_QUICK_MODEL', 'GENESIS_TEST', 'EMORL_OFFICIAL', 'GENESIS_OFFICIAL', 'Context', 'resolve',
            'Experiment', 'register', 'run_order', 'dependents', 'notebook_hash', 'content_hash', 'step_record',
-           'read_manifest', 'write_manifest', 'step_status', 'failure_report', 'StepResult', 'Report', 'execute',
-           'reproduce', 'Metric', 'PaperTable', 'results_markdown', 'write_results_md', 'write_results']
+           'read_manifest', 'write_manifest', 'step_status', 'failure_report', 'resolve_engine', 'NotebookRunError',
+           'parameter_lines', 'plain_script', 'run_plain', 'StepResult', 'Report', 'execute', 'reproduce', 'Metric',
+           'PaperTable', 'results_markdown', 'write_results_md', 'write_results']
 
 # %% ../nbs/70_repro.ipynb #4a866dfe
 PROFILES = ("smoke", "quick", "paper")
@@ -218,6 +225,148 @@ def failure_report(name: str, error: BaseException, executed: Path, notebook: Pa
     lines = [l for l in lines if l.strip()][-tail:]
     return "\n".join([head, *("    " + l for l in lines), f"  executed notebook: {executed}"])
 
+# %% ../nbs/70_repro.ipynb #0dae739c
+ENGINES = ("auto", "papermill", "plain")
+
+
+def resolve_engine(engine: str) -> str:
+    "`papermill` or `plain` as asked; `auto` is papermill where papermill and a Jupyter kernel are installed, else plain."
+    check_choice("engine", engine, ENGINES)
+    if engine != "auto": return engine
+    try: import papermill, ipykernel   # noqa: F401  (imported, not only found: a broken install counts as absent)
+    except ImportError: return "plain"
+    return "papermill"
+
+
+class NotebookRunError(RuntimeError):
+    "A cell raised under the plain engine. Carries what papermill's error carries: the cell's index and source, the traceback."
+    def __init__(self, notebook, cell_index: int | None, source: str, traceback: list[str], exec_count: int | None = None):
+        self.cell_index, self.source, self.traceback, self.exec_count = cell_index, source, traceback, exec_count
+        where = f"cell {cell_index}" if cell_index is not None else "before its first cell"
+        super().__init__(f"{notebook}: {where} failed: {traceback[-1] if traceback else 'no traceback'}")
+
+
+_IPYTHON_ONLY = re.compile(r"^\s*[%!]")           # line magics, cell magics and shell escapes
+_FUTURE = re.compile(r"^from __future__ import ")
+_CELL_MARK = "\x1escenenb-cell "                   # printed before each cell, to split the stream into cell outputs
+_SCRIPT_LINE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+def _cells(notebook) -> list[dict]:
+    try: cells = json.loads(Path(notebook).read_text())["cells"]
+    except (OSError, ValueError, KeyError) as e: raise ValueError(f"{notebook}: not a readable notebook ({e})") from e
+    for c in cells: c["source"] = "".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source", "")
+    return cells
+
+
+def parameter_lines(parameters: dict, where: str = "parameters") -> list[str]:
+    "`name = value` lines, each value written as a Python literal that reads back equal (else a ValueError naming it)."
+    lines = []
+    for name, value in parameters.items():
+        if not str(name).isidentifier(): raise ValueError(f"{where}: {name!r} is not a Python name")
+        text = repr(value)
+        try: same = ast.literal_eval(text) == value
+        except (ValueError, SyntaxError): same = False
+        if not same: raise ValueError(f"{where}: {name}={text} cannot be written as a Python literal (use str, number, bool, None, list or dict)")
+        lines.append(f"{name} = {text}")
+    return lines
+
+
+def plain_script(notebook, parameters: dict) -> tuple[str, list[int]]:
+    """The code cells of `notebook` as one Python script, with `parameters` assigned right after the cell tagged
+    `parameters` (papermill's rule; first thing when no cell is tagged) and a marker printed before each cell.
+    Returns the script and, for each of its lines, the index of the notebook cell it came from (-1: added lines)."""
+    cells = _cells(notebook)
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    injected = parameter_lines(parameters, f"parameters of {Path(notebook).name}")
+    lines, owner = [], []
+    def add(text: str, cell: int):
+        for line in text.splitlines(): lines.append(line); owner.append(cell)
+    code = [(i, c["source"]) for i, c in enumerate(cells) if c.get("cell_type") == "code"]
+    for i, source in code:  # a kernel compiles cell by cell; one script needs its __future__ imports first
+        add("\n".join(l for l in source.splitlines() if _FUTURE.match(l)), i)
+    if not tagged: add("\n".join(injected), -1)
+    for i, source in code:
+        bad = [l for l in source.splitlines() if _IPYTHON_ONLY.match(l)]
+        if bad: raise ValueError(f"{notebook}: cell {i} uses IPython syntax ({bad[0].strip()!r}), which the plain engine "
+                                 "cannot run: remove it, or run the notebook with engine='papermill'")
+        add(f"print({_CELL_MARK + str(i)!r}, flush=True)", -1)
+        add("\n".join("pass" if _FUTURE.match(l) else l for l in source.splitlines()), i)
+        if i in tagged[:1]: add("\n".join(injected), -1)
+    return "\n".join(lines) + "\n", owner
+
+
+def _stream(text: str) -> list[dict]: return [dict(output_type="stream", name="stdout", text=text)] if text else []
+
+
+def _failure(outputs: dict, current: int | None, owner: list[int], script: Path, rc: int) -> tuple[int | None, list[str]]:
+    "The failing cell and the traceback lines, read from the last cell's output (or from the script's line numbers)."
+    text = "".join(outputs.get(current, []))
+    if "Traceback (most recent call last):" in text: tb = text[text.rindex("Traceback (most recent call last):"):].splitlines()
+    elif rc < 0: tb = [f"the process was killed by signal {signal.Signals(-rc).name}"]
+    else: tb = [l for l in text.splitlines() if l.strip()][-12:] or [f"the process exited with status {rc}"]
+    if current is not None: return current, tb   # the cell that was running (not the cell defining a function it called)
+    lines = [int(m["line"]) for m in _SCRIPT_LINE.finditer("\n".join(tb)) if Path(m["file"]) == script]  # e.g. a SyntaxError
+    cell = owner[lines[-1] - 1] if lines and 0 < lines[-1] <= len(owner) and owner[lines[-1] - 1] >= 0 else None
+    return cell, tb
+
+
+def run_plain(notebook, executed, parameters: dict, cwd=None, log_output: bool = False, python: str | None = None) -> Path:
+    """Run `notebook` with `parameters` as one plain Python process, no Jupyter kernel (what a bare GPU node has), and
+    write `executed`: the notebook with the injected parameters and each cell's printed output, as papermill writes it.
+    The script itself is kept beside it (`.py`). SIGTERM and SIGINT are passed on to the process, so a training cell
+    checkpoints and stops as it would alone. Raises `NotebookRunError` naming the cell when one fails."""
+    notebook, executed = Path(notebook), Path(executed)
+    cwd = Path(cwd or Path.cwd()).resolve()
+    script, owner = plain_script(notebook, parameters)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    script_path = executed.with_suffix(".py").resolve()
+    atomic_write_text(script_path, script)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
+           "PYTHONPATH": os.pathsep.join([str(cwd)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+    proc = subprocess.Popen([python or sys.executable, "-u", str(script_path)], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    forwarded, old = [], {}
+    def forward(signum, frame): forwarded.append(signum); proc.send_signal(signum)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM): old[sig] = signal.signal(sig, forward)
+    outputs, current, count, order = {}, None, 0, []
+    try:
+        for line in proc.stdout:
+            if line.startswith(_CELL_MARK):
+                current = int(line[len(_CELL_MARK):]); count += 1; order.append(current); outputs[current] = []; continue
+            outputs.setdefault(current, []).append(line)
+            if log_output: print("    " + line, end="", flush=True)
+        rc = proc.wait()
+    finally:
+        if proc.poll() is None: proc.kill(); proc.wait()
+        for sig, handler in old.items(): signal.signal(sig, handler)
+    cells = _cells(notebook)
+    error = None
+    if rc != 0:
+        cell, tb = _failure(outputs, current, owner, script_path, rc)
+        error = NotebookRunError(notebook, cell, cells[cell]["source"] if cell is not None else "", tb,
+                                 order.index(cell) + 1 if cell in order else None)
+    nb = json.loads(notebook.read_text())
+    counts = {c: k + 1 for k, c in enumerate(order)}
+    for i, c in enumerate(nb["cells"]):
+        if c.get("cell_type") != "code": continue
+        c["execution_count"] = counts.get(i)
+        c["outputs"] = _stream("".join(outputs.get(i, [])))
+        if error is not None and i == error.cell_index:
+            c["outputs"].append(dict(output_type="error", ename=error.traceback[-1].split(":")[0], evalue=error.traceback[-1],
+                                     traceback=error.traceback))
+    tagged = [i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    nb["cells"].insert(tagged[0] + 1 if tagged else 0, dict(
+        cell_type="code", execution_count=None, metadata={"tags": ["injected-parameters"]}, outputs=[],
+        source="# Parameters\n" + "\n".join(parameter_lines(parameters)) + "\n"))
+    nb.setdefault("metadata", {})["scenenb"] = dict(engine="plain", parameters=parameters, returncode=rc, script=script_path.name,
+                                                    signals=[signal.Signals(s).name for s in forwarded])
+    atomic_write_text(executed, json.dumps(nb, indent=1, default=str))
+    if error is not None: raise error
+    return executed
+
+
 # %% ../nbs/70_repro.ipynb #7bf4b614
 @dataclass
 class StepResult:
@@ -245,27 +394,32 @@ def _clock(seconds: float) -> str: return time.strftime("%H:%M:%S", time.gmtime(
 
 
 def execute(experiment: Experiment, ctx: Context, parameters: dict | None = None, log_output: bool = False,
-            progress_bar: bool = False) -> Path:
-    "Run one experiment's notebook with papermill into `runs/<profile>/<name>.ipynb`; returns that path (raises on failure)."
-    import papermill
+            progress_bar: bool = False, engine: str = "auto") -> Path:
+    "Run one experiment's notebook into `runs/<profile>/<name>.ipynb` with `engine` (see `ENGINES`); returns that path (raises on failure)."
+    engine = resolve_engine(engine)
     executed = ctx.runs / f"{experiment.name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
+    parameters = experiment.parameters_for(ctx) if parameters is None else parameters
+    if engine == "plain":
+        run_plain(experiment.path, executed, parameters, cwd=EXPERIMENTS_DIR.parents[1], log_output=log_output)
+        return executed
+    import papermill
     papermill.execute_notebook(str(experiment.path), str(executed), kernel_name="python3", cwd=str(EXPERIMENTS_DIR.parents[1]),
-                               parameters=experiment.parameters_for(ctx) if parameters is None else parameters,
-                               progress_bar=progress_bar, log_output=log_output)
+                               parameters=parameters, progress_bar=progress_bar, log_output=log_output)
     return executed
 
 # %% ../nbs/70_repro.ipynb #47233d36
 def reproduce(profile: str = "quick", only: list[str] | None = None, device: str | None = None, force: bool = False,
               root: str | Path | None = None, data: str | Path | None = None, registry: dict[str, Experiment] | None = None,
-              log: Callable[[str], None] = print, log_output: bool = False, progress_bar: bool = False) -> Report:
+              log: Callable[[str], None] = print, log_output: bool = False, progress_bar: bool = False,
+              engine: str = "auto") -> Report:
     "Run the experiment graph of `profile` in dependency order, skipping up-to-date steps; see the notes above."
     registry = EXPERIMENTS if registry is None else registry
-    ctx = Context(profile, root or repo_paths().root, device, data)
+    ctx, engine = Context(profile, root or repo_paths().root, device, data), resolve_engine(engine)
     order, manifest, steps, bad = run_order(registry, only), read_manifest(ctx), [], set()
     ctx.runs.mkdir(parents=True, exist_ok=True); ctx.figures.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    log(f"reproduce: profile {profile}, {len(order)} steps, runs in {ctx.runs}, figures in {ctx.figures}")
+    log(f"reproduce: profile {profile}, {len(order)} steps ({engine} engine), runs in {ctx.runs}, figures in {ctx.figures}")
     for i, name in enumerate(order, 1):
         exp, where = registry[name], f"[{i}/{len(order)}] {name}"
         blocked = [d for d in exp.depends_on if d in bad]
@@ -287,7 +441,7 @@ def reproduce(profile: str = "quick", only: list[str] | None = None, device: str
         log(f"{where}: running ({status}); {_clock(time.time() - start)} so far")
         t0, executed = time.time(), ctx.runs / f"{name}.ipynb"
         try:
-            execute(exp, ctx, record["parameters"], log_output=log_output, progress_bar=progress_bar)
+            execute(exp, ctx, record["parameters"], log_output=log_output, progress_bar=progress_bar, engine=engine)
             missing = [o for o in exp.outputs_for(ctx) if not _matches(o)]
             if missing: raise FileNotFoundError(f"{name} ran but did not write {', '.join(missing)}")
         except Exception as e:

@@ -1,14 +1,20 @@
 """`scenenb reproduce` runs the registered experiments through the real papermill (python3 kernel) with the smoke profile:
 every experiment runs, a second run skips up-to-date steps, a changed parameter re-runs exactly that step and what
-depends on it, and a notebook broken on purpose is reported by cell, traceback and path while the rest still runs."""
+depends on it, and a notebook broken on purpose is reported by cell, traceback and path while the rest still runs.
+The same graph runs with the plain engine where Jupyter cannot even be imported, and a training notebook run that
+way ends on a checkpoint when its time limit is spent or when `scenenb run` receives SIGTERM."""
 import copy
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
 
-from conftest import BIN
+from conftest import BIN, ROOT
 from scenenb.models.genesis import gaussian_goal
 from scenenb.repro import EXPERIMENTS, EXPERIMENTS_DIR, Context, Experiment, read_manifest, register, reproduce, run_order
 
@@ -109,3 +115,52 @@ def test_a_broken_notebook_is_reported_and_the_rest_still_runs(tmp_path):
     assert "1 failed or blocked" not in lines[-1] and "2 failed or blocked (eval_gqn_broken, fig_gqn_orbit)" in lines[-1]
     # the failed step is not recorded: the next run tries it again, and skips what succeeded
     assert set(read_manifest(Context("smoke", root=tmp_path / "root"))) == {"train_gqn", "fig_gqn_views", "independent"}
+
+
+def _without_jupyter(tmp_path, env) -> dict:
+    "An environment in which papermill, nbformat, the Jupyter kernel and IPython cannot be imported (a bare GPU node)."
+    block = tmp_path / "no_jupyter"
+    for module in ("papermill", "nbformat", "nbclient", "jupyter_client", "ipykernel", "IPython"):
+        (block / module).mkdir(parents=True)
+        (block / module / "__init__.py").write_text(f"raise ImportError('{module} is not installed here')\n")
+    return dict(env, PYTHONPATH=os.pathsep.join([str(block), env["PYTHONPATH"]]))
+
+
+def test_the_smoke_profile_runs_without_jupyter(tmp_path, child_env):
+    "`python -m scenenb.cli reproduce` where Jupyter is absent: the plain engine runs every experiment notebook."
+    root, env = tmp_path / "root", _without_jupyter(tmp_path, child_env)
+    r = subprocess.run([sys.executable, "-m", "scenenb.cli", "reproduce", "--profile", "smoke", "--root", str(root), "--quiet"],
+                       capture_output=True, text=True, env=env, timeout=900, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "steps (plain engine)" in r.stdout.splitlines()[0] and f"{len(ORDER)} ran, 0 up to date, 0 failed" in r.stdout
+    ctx = Context("smoke", root=root)
+    for exp in EXPERIMENTS.values():
+        for out in exp.outputs_for(ctx): assert list(Path(out).parent.glob(Path(out).name)), out
+        executed = json.loads((ctx.runs / f"{exp.name}.ipynb").read_text())
+        assert executed["metadata"]["scenenb"]["engine"] == "plain" and executed["metadata"]["scenenb"]["returncode"] == 0
+    assert json.loads((ctx.figures / "results.json").read_text())["results"]["eval_gqn"]["record"]["step"] == 3
+
+
+def test_a_time_limit_or_sigterm_ends_a_plain_run_on_a_checkpoint(tmp_path, child_env):
+    "A training notebook under the plain engine stops on its time limit, or on SIGTERM to `scenenb run`, with a checkpoint; the notebook finishes."
+    root, env = tmp_path / "root", _without_jupyter(tmp_path, child_env)
+    run = Context("smoke", root=root).runs / "gqn_rooms"
+    base = [sys.executable, "-m", "scenenb.cli", "run", "train_gqn", "--profile", "smoke", "--root", str(root), "-p", "steps", "100000"]
+    # 1. max_minutes: the budget is spent after the first step
+    r = subprocess.run(base + ["-p", "max_minutes", "0.0001", "--quiet"], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((run / "run.json").read_text())["step"] == 1 and (run / "checkpoints" / "ckpt-00000001.pt").exists()
+    executed = json.loads((Context("smoke", root=root).runs / "train_gqn.ipynb").read_text())
+    assert any("stopped by time limit" in o.get("text", "") for c in executed["cells"] for o in c.get("outputs", []))
+    # 2. SIGTERM to the `scenenb run` process, once training has checkpointed: passed on, checkpointed, the notebook ends
+    p = subprocess.Popen(base + ["-p", "checkpoint_every", "2", "-p", "log_every", "1000"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    deadline = time.time() + 240
+    while not list((run / "checkpoints").glob("ckpt-0000000[3-9].pt")) and time.time() < deadline: time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=240)
+    assert p.returncode == 0, out[-3000:]
+    record = json.loads((run / "run.json").read_text())
+    assert 3 <= record["step"] < 100000 and (run / "checkpoints" / f"ckpt-{record['step']:08d}.pt").exists(), record["step"]
+    executed = json.loads((Context("smoke", root=root).runs / "train_gqn.ipynb").read_text())
+    assert executed["metadata"]["scenenb"]["signals"] == ["SIGTERM"] and "stopped by SIGTERM" in out

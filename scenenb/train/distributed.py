@@ -38,7 +38,8 @@ def init_distributed(device: torch.device) -> DistInfo:
     if world <= 1: return DistInfo()
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
+        # on GPUs: NCCL for CUDA tensors, gloo for the small CPU tensors of the stop flags and the RNG-state gather
+        backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda": torch.cuda.set_device(local)
         dist.init_process_group(backend=backend)
     return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local)

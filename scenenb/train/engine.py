@@ -55,6 +55,7 @@ class FitConfig(Config):
     progress: str = "auto"
     max_nonfinite: int = 10
     fused: bool | None = None   # fused Adam/AdamW kernel; None: on when every parameter is a float tensor on CPU or CUDA
+    max_seconds: float | None = None  # wall-clock budget of this call: checkpoint and stop once spent (resume to go on)
 
     def validate(self):
         check_choice("optimizer", self.optimizer, ("adam", "adamw"))
@@ -62,6 +63,8 @@ class FitConfig(Config):
         check_choice("progress", self.progress, ("auto", "bar", "lines", "none"))
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "max_nonfinite", "keep_checkpoints"):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_seconds is not None and not self.max_seconds >= 0:
+            raise ValueError(f"max_seconds must be None or >= 0, got {self.max_seconds}")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -165,9 +168,10 @@ class _StopFlag:
 # %% ../../nbs/24_train.engine.ipynb #d46c538f
 @dataclass
 class FitResult:
-    "What a run did: steps completed, whether it was interrupted, logged scalars, the last checkpoint."
+    "What a run did: steps completed, whether it was interrupted (and by what), logged scalars, the last checkpoint."
     step: int
     interrupted: bool = False
+    stopped_by: str | None = None   # the signal's name (SIGINT, SIGTERM) or "time limit"
     skipped_nonfinite: int = 0
     history: list[dict] = field(default_factory=list)
     checkpoint: Path | None = None
@@ -260,6 +264,7 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
     batches = batch_stream(data, cfg, info, step, collate_fn)
     nonfinite_run = 0
     model.train(); objective.train()
+    started = time.monotonic()
     try:
         with _StopFlag() as stop:
             while step < cfg.steps:
@@ -310,14 +315,15 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
                 if info.is_main:
                     for cb in callbacks: cb(StepInfo(step, batch, out, scalars, model, logger, out_dir))
 
-                (stopping,) = any_across_ranks(stop.raised is not None, info=info)  # a signal to any rank stops all
+                out_of_time = cfg.max_seconds is not None and time.monotonic() - started >= cfg.max_seconds
+                (stopping, timed_out) = any_across_ranks(stop.raised is not None or out_of_time, out_of_time, info=info)  # any rank stops all
                 periodic = step % cfg.checkpoint_every == 0 or step == cfg.steps
                 if (periodic and nonfinite_run == 0) or stopping:  # no checkpoints in the middle of a NaN streak
                     last_good = save(step) or last_good
                 if stopping:
-                    logger.message(f"{stop.raised or 'stop'} received on a rank: saved step {step} and stopped; "
-                                   "run again with resume=True to continue")
-                    result.interrupted = True
+                    result.interrupted, result.stopped_by = True, stop.raised or ("time limit" if timed_out else "a signal to another rank")
+                    why = f"time limit of {cfg.max_seconds:g} s reached" if result.stopped_by == "time limit" else f"{result.stopped_by} received"
+                    logger.message(f"{why}: saved step {step} and stopped; run again with resume=True to continue")
                     break
     finally:
         logger.close()
