@@ -39,6 +39,7 @@ usage: python benchmarks/genesis_step.py --official /tmp/genesis_official --gene
                                          [--bf16] [--only ours|ours_bf16|official|genesis_pytorch] [--write benchmarks/genesis_step.md]
 """
 import argparse
+import contextlib
 import inspect
 import json
 import math
@@ -138,7 +139,7 @@ class _CudaToCpu:
     def __exit__(self, *exc): torch.Tensor.to = self.orig
 
 
-def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | None):
+def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | None, on_gpu: bool = False):
     "Model, images -> training loss, images -> eval forward, for one implementation; images (B, 3, 64, 64) in [0, 1]."
     if impl in ("ours", "ours_bf16"):
         from scenenb.models.genesis import Genesis, GenesisConfig
@@ -164,7 +165,7 @@ def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | No
     sys.path.insert(0, genesis_pytorch)
     from model import GENESIS
     from loss import genesis_loss
-    with _CudaToCpu():
+    with _CudaToCpu() if not on_gpu else contextlib.nullcontext():  # on a GPU its own .to('cuda') calls stand
         model = GENESIS(batch_size=batch)
     def loss(images): return genesis_loss(images, model, None, 0.0)["loss"]
     return model, loss, model

@@ -1,0 +1,51 @@
+"""The script a lent GPU runs (benchmarks/gpu_session.sh and the benchmark it calls) runs end to end here on a CPU, with
+the smoke profile and tiny models, so that the few minutes of a GPU are never spent on a broken script: the benchmark
+gives every case and precision a time, a FLOP count and a memory count; the training parts generate their data, train
+(stopping at their time limit), evaluate, draw their figures and pack all of it into $OUT."""
+import json
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from conftest import BIN, ROOT
+
+
+def _session(part, tmp_path, env, *args):
+    env = dict(env, PATH=os.pathsep.join([str(BIN), env["PATH"]]), PROFILE="smoke", DEVICE="cpu", OUT=str(tmp_path / "out"),
+               ROOT_DIR=str(tmp_path / "root"), TRAIN_N="8", TEST_N="4")
+    r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_session.sh"), part, *args], capture_output=True, text=True,
+                       env=env, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"== gpu_session {part} done" in (tmp_path / "out" / f"{part}.log").read_text()
+    return r.stdout
+
+
+def test_the_gpu_benchmark_part_runs_tiny_on_cpu(tmp_path, child_env):
+    stdout = _session("bench", tmp_path, child_env)
+    result = json.loads((tmp_path / "out" / "gpu_bench.json").read_text())
+    rows = result["rows"]
+    assert [(row["case"], row["precision"]) for row in rows] == [
+        (c, p) for c in ("gqn:quick:2", "genesis:multi_dsprites:2", "emorl:tetrominoes:2") for p in ("fp32", "bf16")]
+    for row in rows:
+        assert "error" not in row, row
+        assert row["ms_per_step"] > 0 and row["gflop_per_step"] > 0 and row["counted_gib"] > 0 and 0 < row["fraction_of_matmul_peak"]
+    assert all(row["render_ms_per_view"] > 0 for row in rows if row["case"].startswith("gqn"))
+    assert result["ceilings"]["matmul_fp32_tflops"] > 0 and result["ceilings"]["copy_gbps"] > 0
+    table = (tmp_path / "out" / "gpu_bench.md").read_text()
+    assert table.count("\n| GQN quick") == 2 and "| case | precision |" in table and table in stdout
+
+
+@pytest.mark.parametrize("part,records", [
+    ("gqn", ["runs/smoke/gqn_rooms/run.json", "figures/smoke/gqn_rooms_eval.json", "figures/smoke/gqn_rooms_orbit.gif"]),
+    ("objects", ["runs/smoke/genesis_multi_dsprites/run.json", "figures/smoke/genesis_multi_dsprites.json",
+                 "figures/smoke/genesis_multi_dsprites_samples.png", "runs/smoke/emorl_tetrominoes/run.json",
+                 "figures/smoke/emorl_tetrominoes.json", "figures/smoke/emorl_tetrominoes_slots.png"])])
+def test_the_gpu_training_parts_run_on_cpu(part, records, tmp_path, child_env):
+    _session(part, tmp_path, child_env, "0.01")
+    for dataset in {"gqn": ["rooms_ring_camera"], "objects": ["multi_dsprites_colored_on_colored", "tetrominoes"]}[part]:
+        for split in ("train", "test"): assert (tmp_path / "root" / "data" / dataset / f"{split}.h5").exists()
+    with tarfile.open(tmp_path / "out" / f"{part}.tgz") as tar: names = set(tar.getnames())
+    for name in records: assert name in names, (name, sorted(names))
+    assert not any("checkpoints" in n for n in names)
