@@ -611,7 +611,7 @@ register(Experiment(
         quick=dict(config_overrides=EMORL_QUICK_MODEL, num_scenes=512, steps=QUICK_EMORL_STEPS, batch_size=16, lr=7e-4,
                    refinement_iters=0, refinement_curriculum=None, objective="elbo", log_every=10),
         paper=dict(data=lambda c: c.data_file("tetrominoes", "train"), num_scenes=60000, steps=200000, batch_size=32,
-                   warmup=10000, log_every=100)),
+                   warmup=10000, log_every=100, num_workers=4)),
     outputs=(EMORL_RUN + "/run.json", EMORL_RUN + "/checkpoints"), clean=(EMORL_RUN,)))
 
 # %% ../nbs/70_repro.ipynb #c9a1ab46
@@ -645,7 +645,7 @@ register(Experiment(
         quick=dict(num_scenes=QUICK_GQN_SCENES, preset="quick", config_overrides={"sigma_steps": QUICK_GQN_STEPS // 2},
                    steps=QUICK_GQN_STEPS, log_every=10, checkpoint_every=250),
         paper=dict(data=lambda c: c.data_file("rooms_ring_camera", "train"), num_scenes=20000, preset="paper",
-                   steps=2000000, log_every=100, checkpoint_every=5000, image_every=5000)),
+                   steps=2000000, log_every=100, checkpoint_every=5000, image_every=5000, num_workers=4)),
     outputs=(GQN_RUN + "/run.json", GQN_RUN + "/checkpoints"), clean=(GQN_RUN,)))
 
 # %% ../nbs/70_repro.ipynb #bccf7fee
@@ -685,7 +685,7 @@ register(Experiment(
         quick=dict(config_overrides=GENESIS_QUICK_MODEL, num_scenes=QUICK_GENESIS_SCENES, steps=QUICK_GENESIS_STEPS, batch_size=16, lr=5e-4,
                    log_every=10, checkpoint_every=250),
         paper=dict(data=lambda c: c.data_file(GENESIS_DATA, "train"), num_scenes=50000, steps=500000, batch_size=32,
-                   lr=1e-4, objective="geco", log_every=100, checkpoint_every=5000)),
+                   lr=1e-4, objective="geco", log_every=100, checkpoint_every=5000, num_workers=4)),
     outputs=(GENESIS_RUN + "/run.json", GENESIS_RUN + "/checkpoints"), clean=(GENESIS_RUN,)))
 
 GENESIS_TEST = lambda c: c.data_file(GENESIS_DATA, "test", default="run")

@@ -25,3 +25,12 @@ def child_environment() -> dict:
 @pytest.fixture
 def child_env():
     return child_environment()
+
+
+def without_jupyter(tmp_path, env) -> dict:
+    "An environment in which papermill, nbformat, the Jupyter kernel and IPython cannot be imported (a bare GPU node)."
+    block = tmp_path / "no_jupyter"
+    for module in ("papermill", "nbformat", "nbclient", "jupyter_client", "ipykernel", "IPython"):
+        (block / module).mkdir(parents=True)
+        (block / module / "__init__.py").write_text(f"raise ImportError('{module} is not installed here')\n")
+    return dict(env, PYTHONPATH=os.pathsep.join([str(block), env["PYTHONPATH"]]))

@@ -1,7 +1,8 @@
 """The script a lent GPU runs (benchmarks/gpu_session.sh and the benchmark it calls) runs end to end here on a CPU, with
 the smoke profile and tiny models, so that the few minutes of a GPU are never spent on a broken script: the benchmark
 gives every case and precision a time, a FLOP count and a memory count; the training parts generate their data, train
-(stopping at their time limit), evaluate, draw their figures and pack all of it into $OUT."""
+(stopping at their time limit), evaluate, draw their figures and pack all of it into $OUT — with Jupyter made
+unimportable, as on the GPU machine, so every experiment notebook runs through the plain engine."""
 import json
 import os
 import subprocess
@@ -9,12 +10,12 @@ import tarfile
 
 import pytest
 
-from conftest import BIN, ROOT
+from conftest import BIN, ROOT, without_jupyter
 
 
 def _session(part, tmp_path, env, *args):
-    env = dict(env, PATH=os.pathsep.join([str(BIN), env["PATH"]]), PROFILE="smoke", DEVICE="cpu", OUT=str(tmp_path / "out"),
-               ROOT_DIR=str(tmp_path / "root"), TRAIN_N="8", TEST_N="4")
+    env = dict(without_jupyter(tmp_path, env), PATH=os.pathsep.join([str(BIN), env["PATH"]]), PROFILE="smoke", DEVICE="cpu",
+               OUT=str(tmp_path / "out"), ROOT_DIR=str(tmp_path / "root"), TRAIN_N="8", TEST_N="4")
     r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_session.sh"), part, *args], capture_output=True, text=True,
                        env=env, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
