@@ -19,7 +19,13 @@ steps, in `--rounds` alternating subprocesses; the table gives the median and mi
 in its own subprocess so that peak RSS (ru_maxrss) belongs to it alone. Forward ms/image is the median of `--steps`
 eval-mode forward passes under torch.no_grad() (after one untimed pass), divided by the batch size. With `--bf16` a
 fourth row, `ours_bf16`, runs our step with the forward (and so the backward's matrix products) under CPU bfloat16
-autocast; the weights, gradients and Adam stay float32.
+autocast; the weights, gradients and Adam stay float32. With `--compiled` a row `ours_compiled` trains ours through
+`torch.compile(model)` in float32 (what `fit(compile="default")` does); its first step compiles and is never timed
+(`warmup_s` records it), and its FLOPs are counted on an eager step, the same arithmetic. `--thp` runs every worker
+with `THP_MEM_ALLOC_ENABLE=1`, which makes PyTorch's CPU allocator ask for transparent huge pages for large tensors:
+an eager step at batch 32 takes about 2.7 million minor page faults (each freed activation goes back to the kernel
+and comes back zeroed), a compiled one, which reuses its buffers, about 0.75 million, and huge pages cut the eager
+count to about 55 thousand — so the rows with `--thp` show how much of a difference is the allocator's.
 
 The reference implementations are used read-only: they are imported at run time from extractions outside the
 repository, and nothing of theirs is copied here. Extract them with
@@ -36,7 +42,7 @@ built (its `zm_1`, which `.to('cuda')` turns into a plain tensor on a GPU, stays
 
 usage: python benchmarks/genesis_step.py --official /tmp/genesis_official --genesis-pytorch /tmp/genesis_pytorch
                                          [--threads 2] [--steps 3] [--warmup 1] [--rounds 2] [--batches 4 32]
-                                         [--bf16] [--only ours|ours_bf16|official|genesis_pytorch] [--write benchmarks/genesis_step.md]
+                                         [--bf16] [--compiled] [--thp] [--only IMPL] [--write benchmarks/genesis_step.md]
 """
 import argparse
 import contextlib
@@ -56,7 +62,7 @@ import torch
 from torch import nn
 
 SIZE, K = 64, 7
-IMPLS = ("official", "genesis_pytorch", "ours", "ours_bf16")
+IMPLS = ("official", "genesis_pytorch", "ours", "ours_bf16", "ours_compiled")
 
 
 def _module(name: str, **attrs) -> types.ModuleType:
@@ -141,13 +147,14 @@ class _CudaToCpu:
 
 def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | None, on_gpu: bool = False):
     "Model, images -> training loss, images -> eval forward, for one implementation; images (B, 3, 64, 64) in [0, 1]."
-    if impl in ("ours", "ours_bf16"):
+    if impl in ("ours", "ours_bf16", "ours_compiled"):
         from scenenb.models.genesis import Genesis, GenesisConfig
         model = Genesis(GenesisConfig.preset("gqn_rooms"))
-        def loss(images):
-            out = model(images)
+        net = torch.compile(model) if impl == "ours_compiled" else model   # as fit(compile="default") trains it
+        def loss(images, eager=False):
+            out = (model if eager else net)(images)
             return (out.nll + out.kl).mean()
-        return model, loss, model
+        return model, loss, net
     if impl == "official":
         _stub_official_deps()
         sys.path.insert(0, official)
@@ -155,7 +162,7 @@ def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | No
         utils.misc = sys.modules["utils.misc"]
         from models.genesis_config import Genesis
         model = Genesis(_official_config())
-        def loss(images):
+        def loss(images, eager=False):
             _, losses, *_ = model(images)
             kl_m = torch.stack(losses.kl_m_k, dim=1).sum(1).mean(0)
             kl_l = torch.stack(losses.kl_l_k, dim=1).sum(1).mean(0)
@@ -167,7 +174,7 @@ def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | No
     from loss import genesis_loss
     with _CudaToCpu() if not on_gpu else contextlib.nullcontext():  # on a GPU its own .to('cuda') calls stand
         model = GENESIS(batch_size=batch)
-    def loss(images): return genesis_loss(images, model, None, 0.0)["loss"]
+    def loss(images, eager=False): return genesis_loss(images, model, None, 0.0)["loss"]
     return model, loss, model
 
 
@@ -181,23 +188,27 @@ def worker(impl: str, batch: int, threads: int, steps: int, warmup: int, officia
     images = torch.rand(batch, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
     bf16 = impl == "ours_bf16"   # the forward under CPU bfloat16 autocast; weights, gradients and Adam stay float32
 
-    def step():
+    compiled = impl == "ours_compiled"
+
+    def step(eager=False):
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            value = loss_fn(images)
+            value = loss_fn(images, eager=True) if eager else loss_fn(images)
         value.backward()
         opt.step()
         if not math.isfinite(value.item()): raise RuntimeError(f"{impl} batch {batch}: non-finite loss {value.item()}")
         return value.item()
 
     model.train()
-    with FlopCounterMode(display=False) as counter:   # counted step = the first warm-up step
-        value = step()
+    with FlopCounterMode(display=False) as counter:   # counted step = the first warm-up step (eager: the same arithmetic)
+        value = step(eager=compiled)
     gflop = counter.get_total_flops() / batch / 1e9
-    times = []
-    for i in range(max(warmup - 1, 0) + steps):
+    times, warm = [], max(warmup - 1, 0) + compiled   # a compiled model's first step compiles it: never timed
+    t0 = time.perf_counter()
+    for i in range(warm + steps):
+        if i == warm: compile_s = time.perf_counter() - t0
         t = time.perf_counter(); value = step(); t = time.perf_counter() - t
-        if i >= max(warmup - 1, 0): times.append(t)
+        if i >= warm: times.append(t)
     model.eval()
     fwd = []
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -205,6 +216,7 @@ def worker(impl: str, batch: int, threads: int, steps: int, warmup: int, officia
         for _ in range(steps):
             t = time.perf_counter(); forward(images); fwd.append((time.perf_counter() - t) / batch)
     return dict(impl=impl, batch=batch, params=params, gflop=gflop, steps=times, forward_ms=1000 * statistics.median(fwd),
+                warmup_s=compile_s, thp=os.environ.get("THP_MEM_ALLOC_ENABLE", ""),
                 rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, loss=value,
                 threads=torch.get_num_threads(), interop=torch.get_num_interop_threads())
 
@@ -220,6 +232,9 @@ def main():
     p.add_argument("--batches", type=int, nargs="+", default=[4, 32])
     p.add_argument("--only", choices=IMPLS, help="run one implementation only")
     p.add_argument("--bf16", action="store_true", help="add a row for ours under CPU bfloat16 autocast ('ours_bf16')")
+    p.add_argument("--compiled", action="store_true", help="add a row for ours under torch.compile ('ours_compiled', float32)")
+    p.add_argument("--thp", action="store_true", help="every worker with THP_MEM_ALLOC_ENABLE=1 (PyTorch's CPU allocator "
+                                                      "asks for transparent huge pages for large tensors)")
     p.add_argument("--write", help="also write the table to this Markdown file")
     p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -227,7 +242,8 @@ def main():
         print(json.dumps(worker(a.worker[0], int(a.worker[1]), a.threads, a.steps, a.warmup, a.official, a.genesis_pytorch)))
         return
     paths = {"official": a.official, "genesis_pytorch": a.genesis_pytorch}
-    impls = [i for i in IMPLS if paths.get(i, True) and a.only in (None, i) and (i != "ours_bf16" or a.bf16 or a.only == i)]
+    opted = {"ours_bf16": a.bf16, "ours_compiled": a.compiled}
+    impls = [i for i in IMPLS if paths.get(i, True) and a.only in (None, i) and (opted.get(i, True) or a.only == i)]
     if not impls: sys.exit(f"nothing to run: --only {a.only} needs its path")
     runs = {(impl, b): [] for b in a.batches for impl in impls}
     for b in a.batches:
@@ -238,7 +254,8 @@ def main():
                       + (["--official", a.official] if a.official else []) \
                       + (["--genesis-pytorch", a.genesis_pytorch] if a.genesis_pytorch else [])
                 out = subprocess.run(cmd, capture_output=True, text=True,
-                                     env={**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads)})
+                                     env={**os.environ, "OMP_NUM_THREADS": str(a.threads), "MKL_NUM_THREADS": str(a.threads),
+                                          **({"THP_MEM_ALLOC_ENABLE": "1"} if a.thp else {})})
                 if out.returncode: sys.exit(f"{impl} batch {b} failed:\n{out.stderr[-3000:]}")
                 runs[impl, b].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(runs[impl, b][-1], file=sys.stderr, flush=True)
@@ -254,7 +271,8 @@ def main():
              f"{torch.__version__}, {first['threads']} intra-op / {first['interop']} inter-op threads "
              f"(OMP_NUM_THREADS={a.threads}), {platform.machine()}; median of {a.rounds}×{a.steps} steps ({a.rounds} "
              f"alternating subprocesses per row, each after {max(a.warmup, 1)} warm-up step(s)); K {K}, {SIZE}x{SIZE}, "
-             f"two-stage, autoregressive + component priors, random images, Adam lr 1e-4 on mean(nll + kl)", "",
+             f"two-stage, autoregressive + component priors, random images, Adam lr 1e-4 on mean(nll + kl)"
+             + ("; every process with THP_MEM_ALLOC_ENABLE=1" if a.thp else ""), "",
              "| implementation | batch | params | GFLOP / training sample | s/step (median) | s/step (min) "
              "| speed-up vs official (median) | peak RSS (MiB) | forward ms/image |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]

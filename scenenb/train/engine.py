@@ -56,11 +56,14 @@ class FitConfig(Config):
     max_nonfinite: int = 10
     fused: bool | None = None   # fused Adam/AdamW kernel; None: on when every parameter is a float tensor on CPU or CUDA
     max_seconds: float | None = None  # wall-clock budget of this call: checkpoint and stop once spent (resume to go on)
+    compile: str | None = None  # torch.compile the model for training: None (off) or a mode ("default", "max-autotune", ...)
 
     def validate(self):
         check_choice("optimizer", self.optimizer, ("adam", "adamw"))
         check_choice("amp", self.amp, ("auto", "bf16", "off"))
         check_choice("progress", self.progress, ("auto", "bar", "lines", "none"))
+        if self.compile is not None:
+            check_choice("compile", self.compile, ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
         for name in ("steps", "batch_size", "checkpoint_every", "log_every", "max_nonfinite", "keep_checkpoints"):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_seconds is not None and not self.max_seconds >= 0:
@@ -241,6 +244,7 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
     net = model
     if info.distributed:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile: net = torch.compile(net, mode=cfg.compile)   # the parameters, and so the checkpoints, stay `model`'s
     use_amp = (device.type == "cuda" and cfg.amp in ("auto", "bf16")) or (device.type == "cpu" and cfg.amp == "bf16")
     params = [p for p in model.parameters() if p.requires_grad]
     logger = RunLogger(out_dir / "tb" if out_dir else None, cfg.steps, step, cfg.log_every, cfg.progress, enabled=info.is_main)
