@@ -27,7 +27,6 @@ usage: python benchmarks/gpu_bench.py [--device cuda] [--out DIR] [--cases gqn:p
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import statistics

@@ -330,11 +330,11 @@ def run_plain(notebook, executed, parameters: dict, cwd=None, log_output: bool =
     def forward(signum, frame): forwarded.append(signum); proc.send_signal(signum)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM): old[sig] = signal.signal(sig, forward)
-    outputs, current, count, order = {}, None, 0, []
+    outputs, current, order = {}, None, []
     try:
         for line in proc.stdout:
             if line.startswith(_CELL_MARK):
-                current = int(line[len(_CELL_MARK):]); count += 1; order.append(current); outputs[current] = []; continue
+                current = int(line[len(_CELL_MARK):]); order.append(current); outputs[current] = []; continue
             outputs.setdefault(current, []).append(line)
             if log_output: print("    " + line, end="", flush=True)
         rc = proc.wait()
