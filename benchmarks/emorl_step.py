@@ -12,11 +12,15 @@ The official column needs an extracted checkout of https://github.com/pemami4911
 replaced by a small stand-in that fills the constructor arguments from the preset (and scipy's truncnorm, used only
 for initialisation, by a numpy one), so neither package is needed.
 
+`--checkpoint` adds `ours_ckpt` rows: scenenb with `checkpoint=True` (each prediction's decoder and likelihood are
+recomputed in the backward pass instead of stored; same numbers, less memory, more time).
+
 `--baseline PATH` adds rows for another copy of the scenenb package (e.g. the last commit's, extracted with
 `git archive HEAD scenenb | tar -x -C PATH`), so that a change can be measured before/after in the same run.
 
-usage: python benchmarks/emorl_step.py [--official /tmp/emorl_official] [--baseline /tmp/scenenb_before] [--threads 2] [--steps 10]
-                                       [--only ours|official|baseline] [--write benchmarks/emorl_step.md]
+usage: python benchmarks/emorl_step.py [--official /tmp/emorl_official] [--baseline /tmp/scenenb_before] [--checkpoint]
+                                       [--threads 2] [--steps 10] [--warmup 2] [--cases clevr6:8 ...]
+                                       [--only ours|ours_ckpt|official|baseline] [--write benchmarks/emorl_step.md]
 """
 import argparse
 import inspect
@@ -75,10 +79,10 @@ def _stub_official_deps(config: dict) -> None:
 
 def build(impl: str, preset: str, batch: int, official: str | None, baseline: str | None = None):
     "Model, and functions images -> loss (train) / forward (eval) for one implementation; images in [0, 1]."
-    if impl in ("ours", "baseline"):
+    if impl in ("ours", "ours_ckpt", "baseline"):
         if impl == "baseline": sys.path.insert(0, baseline)
         from scenenb.models.emorl import EMORL, EMORLConfig
-        model = EMORL(EMORLConfig.preset(preset))
+        model = EMORL(EMORLConfig.preset(preset, **(dict(checkpoint=True) if impl == "ours_ckpt" else {})))
         def loss(images):
             out = model(images)
             return (out.nll + out.kl).mean()
@@ -94,7 +98,7 @@ def build(impl: str, preset: str, batch: int, official: str | None, baseline: st
 
 
 def worker(impl: str, preset: str, batch: int, steps: int, threads: int, official: str | None,
-           baseline: str | None = None) -> dict:
+           baseline: str | None = None, warmup: int = 2) -> dict:
     torch.set_num_threads(threads); torch.manual_seed(0)
     model, loss_fn, forward = build(impl, preset, batch, official, baseline)
     if impl == "baseline":
@@ -105,13 +109,13 @@ def worker(impl: str, preset: str, batch: int, steps: int, threads: int, officia
     opt = torch.optim.Adam(model.parameters(), lr=4e-4)
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     times = []
-    for i in range(steps + 2):
+    for i in range(steps + warmup):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(images)
         loss.backward()
         opt.step()
-        if i >= 2: times.append(time.perf_counter() - t0)
+        if i >= warmup: times.append(time.perf_counter() - t0)
         if not math.isfinite(loss.item()): raise RuntimeError(f"{impl} {preset}: non-finite loss")
     model.eval()
     forward(images)
@@ -129,7 +133,9 @@ def main():
                    "measured as an extra 'baseline' row")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--only", choices=("ours", "official", "baseline"), help="run one implementation only")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps before the timed ones")
+    p.add_argument("--checkpoint", action="store_true", help="add rows for ours with checkpoint=True")
+    p.add_argument("--only", choices=("ours", "ours_ckpt", "official", "baseline"), help="run one implementation only")
     p.add_argument("--cases", nargs="+", default=[f"{p}:{b}" for p, b in CASES],
                    help="preset:batch pairs to run (default: %(default)s)")
     p.add_argument("--write", help="also write the table to this Markdown file")
@@ -137,15 +143,16 @@ def main():
     args = p.parse_args()
     if args._worker:
         impl, preset, batch = args._worker
-        print(json.dumps(worker(impl, preset, int(batch), args.steps, args.threads, args.official, args.baseline)))
+        print(json.dumps(worker(impl, preset, int(batch), args.steps, args.threads, args.official, args.baseline, args.warmup)))
         return
-    impls = [i for i in ("official", "baseline", "ours")
-             if {"official": args.official, "baseline": args.baseline}.get(i, True) and args.only in (None, i)]
+    impls = [i for i in ("official", "baseline", "ours", "ours_ckpt")
+             if {"official": args.official, "baseline": args.baseline,
+                 "ours_ckpt": args.checkpoint or args.only == "ours_ckpt"}.get(i, True) and args.only in (None, i)]
     rows = []
     for preset, batch in [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases]:
         for impl in impls:
             cmd = [sys.executable, __file__, "--_worker", impl, preset, str(batch), "--steps", str(args.steps),
-                   "--threads", str(args.threads)] + (["--official", args.official] if args.official else []) \
+                   "--threads", str(args.threads), "--warmup", str(args.warmup)] + (["--official", args.official] if args.official else []) \
                   + (["--baseline", args.baseline] if args.baseline else [])
             out = subprocess.run(cmd, capture_output=True, text=True)
             if out.returncode: raise SystemExit(f"{impl} {preset} {batch} failed:\n{out.stderr}")
@@ -153,7 +160,7 @@ def main():
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [f"load average at the end {load} on {os.cpu_count()} cores; "
              f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}, "
-             f"median of {args.steps} steps after 2 warm-up steps, random images, objective Σ_i w_i (nll_i + kl_i)\n",
+             f"median of {args.steps} steps after {args.warmup} warm-up step(s), random images, objective Σ_i w_i (nll_i + kl_i)\n",
              "| implementation | preset | batch | params | s/step (median) | s/step (min) | speed-up vs official (median) | peak RSS (MiB) | forward ms/image |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     base = {(r["preset"], r["batch"]): r["step"] for r in rows if r["impl"] == "official"}

@@ -12,13 +12,18 @@ torch-gqn (iShohei220/torch-gqn, tower, L 12, unshared cores) is counted the sam
 given: an extraction outside the repository, imported read-only:
   git --git-dir=/work/.mirror/iShohei220+torch-gqn/repo archive HEAD | tar -x -C /tmp/torch_gqn
 
+The official EfficientMORL (pemami4911/EfficientMORL) is counted at its three configured datasets when
+`--emorl-official PATH` is given, built as `emorl_step.py` builds it (its batch size is baked into the model):
+  git --git-dir=/work/.mirror/pemami4911+EfficientMORL/repo archive HEAD | tar -x -C /tmp/emorl_official
+
 `--check-rss 4 36` adds real CPU steps of the paper preset at those batch sizes (one thread: ~30 s at batch 4, ~5 min
 at 36), each in a fresh subprocess, and compares
 the growth of its resident memory (ru_maxrss after two steps minus before the model is built) with the count made
 with real tensors: the count leaves out allocator overhead and oneDNN scratch buffers, so RSS should be a little
 higher.
 
-usage: python benchmarks/train_memory.py [--torch-gqn /tmp/torch_gqn] [--check-rss 4 36] [--write benchmarks/train_memory.md]
+usage: python benchmarks/train_memory.py [--torch-gqn /tmp/torch_gqn] [--emorl-official /tmp/emorl_official] [--check-rss 4 36]
+                                        [--write benchmarks/train_memory.md]
 """
 import argparse
 import json
@@ -61,13 +66,13 @@ def torch_gqn(path: str, batch: int):
     return build, loss
 
 
-def object_centric(kind: str, preset: str, batch: int):
-    "GENESIS or EMORL at one preset: build, loss and image size."
+def object_centric(kind: str, preset: str, batch: int, **overrides):
+    "GENESIS or EMORL at one preset (with config overrides): build, loss and image size."
     if kind == "GENESIS":
-        cfg = GenesisConfig.preset(preset)
+        cfg = GenesisConfig.preset(preset, **overrides)
         size, make = cfg.image_size, lambda: Genesis(cfg)
     else:
-        cfg = EMORLConfig.preset(preset)
+        cfg = EMORLConfig.preset(preset, **overrides)
         size, make = EMORL_IMAGE_SIZES[preset], lambda: EMORL(cfg)
     def build(): return make(), torch.rand(batch, 3, size, size)
     def loss(model, x):
@@ -77,6 +82,21 @@ def object_centric(kind: str, preset: str, batch: int):
 
 
 EMORL_IMAGE_SIZES = {"tetrominoes": 35, "multi_dsprites": 64, "clevr6": 96, "clevr": 128}
+EMORL_OFFICIAL_PRESETS = ("tetrominoes", "multi_dsprites", "clevr6")
+
+
+def official_emorl(path: str, preset: str, batch: int):
+    "The official EfficientMORL at one of its configs, as benchmarks/emorl_step.py builds it: build, loss and image size."
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from emorl_step import build as build_step
+    size = EMORL_IMAGE_SIZES[preset]
+    def build():
+        for name in [m for m in sys.modules if m == "lib" or m.startswith("lib.")]:
+            del sys.modules[name]                 # its modules captured the previous preset's configuration
+        model, loss, _ = build_step("official", preset, batch, path)
+        model.benchmark_loss = loss
+        return model, torch.rand(batch, 3, size, size)
+    return build, lambda model, x: model.benchmark_loss(x), size
 
 
 def rss_check(batch: int) -> dict:
@@ -99,6 +119,7 @@ print(json.dumps(dict(rss_growth=(after - before) * 1024, counted=e.peak)))
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--torch-gqn")
+    p.add_argument("--emorl-official")
     p.add_argument("--batch", type=int, help="one batch size for every row instead of each preset's own")
     p.add_argument("--check-rss", type=int, nargs="*", default=[], metavar="BATCH")
     p.add_argument("--write")
@@ -127,17 +148,22 @@ def main():
                          f"| {gib(e.activations)} | **{gib(e.peak)}** |")
             print(lines[-1], flush=True)
     lines += ["", "GENESIS and EMORL, every preset at its image size:", "",
-              "| model | preset | image | batch | amp | parameters | Adam state | activations | peak (GiB) |",
-              "|---|---|---|---:|---|---:|---:|---:|---:|"]
-    for kind, presets in (("GENESIS", GenesisConfig.presets()), ("EMORL", EMORLConfig.presets())):
-        for preset in presets:
-            batch = a.batch or 32
-            build, loss, size = object_centric(kind, preset, batch)
-            for amp in ("off", "bf16"):
-                e = estimate_training_memory(build, loss, amp=amp)
-                lines.append(f"| {kind} | {preset} | {size}² | {batch} | {amp} | {gib(e.parameters)} | {gib(e.optimizer_state)} "
-                             f"| {gib(e.activations)} | **{gib(e.peak)}** |")
-                print(lines[-1], flush=True)
+              "| model | preset | image | batch | checkpointing | amp | parameters | Adam state | activations | peak (GiB) |",
+              "|---|---|---|---:|---|---|---:|---:|---:|---:|"]
+    rows = [("GENESIS", preset, {}) for preset in GenesisConfig.presets()]
+    rows += [("EMORL", preset, {}) for preset in EMORLConfig.presets()]
+    rows += [("EMORL", preset, dict(checkpoint=True)) for preset in ("multi_dsprites", "clevr6", "clevr")]
+    if a.emorl_official: rows += [("official EMORL", preset, {}) for preset in EMORL_OFFICIAL_PRESETS]
+    for kind, preset, overrides in rows:
+        batch = a.batch or 32
+        if kind == "official EMORL": build, loss, size = official_emorl(a.emorl_official, preset, batch)
+        else: build, loss, size = object_centric(kind, preset, batch, **overrides)
+        ckpt = "yes" if overrides.get("checkpoint") else "no"
+        for amp in ("off", "bf16"):
+            e = estimate_training_memory(build, loss, amp=amp)
+            lines.append(f"| {kind} | {preset} | {size}² | {batch} | {ckpt} | {amp} | {gib(e.parameters)} | {gib(e.optimizer_state)} "
+                         f"| {gib(e.activations)} | **{gib(e.peak)}** |")
+            print(lines[-1], flush=True)
     if a.check_rss:
         lines += ["", "Check on this CPU: the paper preset, two real float32 steps on one thread, in a fresh process each", "",
                   "| batch | resident memory growth (GiB) | live tensor bytes counted on the real tensors (GiB) | ratio |",

@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint as checkpoint_fn
 
 from ..core import Config, check_choice, check_unit_interval
 from ..io import model_from_state
@@ -22,7 +23,7 @@ from ..nn.layers import PositionEmbedding, image_decoder
 # %% auto #0
 __all__ = ['PRESET_IMAGE_SIZES', 'PRESET_DATA', 'EMORLConfig', 'check_slots', 'step_weights', 'PixelEncoder', 'DualGRU',
            'JointGRU', 'HierarchicalPosterior', 'ConditionalPrior', 'RefinementNetwork', 'EMORLStep', 'EMORLOutput',
-           'EMORL', 'decode', 'image_nll', 'hierarchical_kl', 'load_emorl']
+           'EMORL', 'decode', 'image_nll', 'predict', 'hierarchical_kl', 'load_emorl']
 
 # %% ../../nbs/61_models.emorl.ipynb #11bd8edf
 @dataclass
@@ -41,6 +42,7 @@ class EMORLConfig(Config):
     loss_weights: str = "official"        # official | paper
     feature_dim: int = 64                 # encoder channels
     hidden_dim: int = 128                 # width of the prior and refinement MLPs
+    checkpoint: bool = False              # gradient checkpointing of each prediction's decoder and likelihood
     PRESETS: ClassVar[dict] = {
         "tetrominoes": dict(num_slots=4, latent_dim=32, decoder="small", likelihood="gaussian", log_scale=math.log(0.3)),
         "multi_dsprites": dict(num_slots=6, latent_dim=64, decoder="iodine", likelihood="gaussian", log_scale=math.log(0.1)),
@@ -269,6 +271,18 @@ def image_nll(config: EMORLConfig, images: Tensor, components: Tensor, log_masks
         return gmm_nll(images, components, log_masks, config.log_scale, include_constant=False, per_channel=True)
     raise ValueError(f"likelihood={config.likelihood!r}; choose 'gaussian' or 'gmm'")
 
+
+def _predict(model: EMORL, images: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    components, log_masks = decode(model, z, *images.shape[-2:])
+    return components, log_masks, image_nll(model.config, images, components, log_masks)
+
+
+def predict(model: EMORL, images: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    "Slots z (B, K, D) -> components, log-masks and per-image NLL (B,) of images; checkpointed if `config.checkpoint`."
+    if model.config.checkpoint and torch.is_grad_enabled():
+        return checkpoint_fn(_predict, model, images, z, use_reentrant=False, preserve_rng_state=False)
+    return _predict(model, images, z)
+
 # %% ../../nbs/61_models.emorl.ipynb #05db4d36
 def hierarchical_kl(model: EMORL, posteriors: list[tuple[Tensor, Tensor]], draw) -> tuple[Tensor, tuple | None]:
     "Σ_l KL(q(z^l) || p(z^l | ...)) per scene (B,), and the prior (loc, scale) used for refinement steps (or None)."
@@ -323,8 +337,7 @@ def _forward(self: EMORL, images: Tensor, refinement_iters: int | None = None, n
                 loc, raw = posterior.chunk(2, -1)
                 z = loc + std_from_softplus(raw) * draw()
                 kl = gaussian_kl(loc, std_from_softplus(raw), *(refinement_prior or ()))
-            components, log_masks = decode(self, z, H, W)
-            nll = image_nll(cfg, images, components, log_masks)
+            components, log_masks, nll = predict(self, images, z)
             step_nll.append(nll); step_kl.append(kl)
             recon = (log_masks.exp() * components).sum(1)                   # (B, C, H, W)
             steps.append(EMORLStep(recon.detach(), log_masks.exp().detach(), components.detach(), nll.detach(), kl.detach()))
