@@ -122,8 +122,9 @@ def build_case(case: str, tiny: bool, refs: str | None, on_gpu: bool = False):
                                                      str(Path(refs) / model), str(Path(refs) / model), on_gpu=on_gpu)
             size, what = genesis_step.SIZE, ("official GENESIS" if model == "genesis_official" else "genesis.pytorch") + f" K {genesis_step.K}"
         return (lambda: (net, torch.rand(batch, 3, size, size))), (lambda m, x: images_loss(x)), None, batch, f"{what}, {size}x{size}"
-    kind = {"genesis": "GENESIS", "emorl": "EMORL"}[model]
-    build, loss, size = object_centric(kind, preset, batch)
+    kind = {"genesis": "GENESIS", "emorl": "EMORL", "emorl_ckpt": "EMORL"}[model]
+    overrides = dict(checkpoint=True) if model == "emorl_ckpt" else {}   # EMORL with gradient checkpointing
+    build, loss, size = object_centric(kind, preset, batch, **overrides)
     if tiny:
         from scenenb.models.emorl import EMORL, EMORLConfig
         from scenenb.models.genesis import Genesis, GenesisConfig
@@ -132,9 +133,9 @@ def build_case(case: str, tiny: bool, refs: str | None, on_gpu: bool = False):
             size = cfg.image_size
             def build(): return Genesis(cfg), torch.rand(batch, 3, size, size)
         else:
-            cfg = EMORLConfig.preset(preset, **TINY["emorl"])
+            cfg = EMORLConfig.preset(preset, **TINY["emorl"], **overrides)
             def build(): return EMORL(cfg), torch.rand(batch, 3, size, size)
-    return build, loss, None, batch, f"{kind} {preset}, {size}x{size}"
+    return build, loss, None, batch, f"{kind} {preset}{', checkpoint=True' if overrides else ''}, {size}x{size}"
 
 
 def to(x, device):
@@ -265,7 +266,7 @@ def main(argv=None):
     p.add_argument("--device", default="cuda")
     p.add_argument("--out", default=".")
     p.add_argument("--cases", nargs="+", default=None,
-                   help="model:preset:batch (model: gqn, genesis, emorl, or a reference: " + ", ".join(REFERENCES) + ")")
+                   help="model:preset:batch (model: gqn, genesis, emorl, emorl_ckpt (checkpoint=True), or a reference: " + ", ".join(REFERENCES) + ")")
     p.add_argument("--precisions", nargs="+", default=None, choices=("fp32", "tf32", "bf16"))
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=5)
