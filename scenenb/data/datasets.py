@@ -97,7 +97,10 @@ class H5Source:
         return self._datasets[key]
 
     def read(self, key: str, index):
-        "`file[key][index]`, naming the file, key and index if the read fails."
+        "`file[key][index]`, naming the file, key and index if the read fails; an integer past the end is an IndexError."
+        if isinstance(index, (int, np.integer)) and not -len(self) <= index < len(self):
+            # IndexError, not OSError: `for scene in dataset` and `zip(dataset, ...)` stop on it, as on any sequence
+            raise IndexError(f"{self.path}: record {index} is out of range: the file holds {len(self)} records")
         try: return self.dataset(key)[index]
         except Exception as e: raise OSError(f"{self.path}: cannot read {key!r}[{index}]: {e}") from e
 
