@@ -161,6 +161,9 @@ def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | No
         import utils
         utils.misc = sys.modules["utils.misc"]
         from models.genesis_config import Genesis
+        # on a GPU, as its train.py does (set_default_tensor_type): tensors it keeps as plain attributes (PixelCoords'
+        # grids) and those it makes in forward without a device must be born on the GPU
+        if on_gpu: torch.set_default_device("cuda")
         model = Genesis(_official_config())
         def loss(images, eager=False):
             _, losses, *_ = model(images)

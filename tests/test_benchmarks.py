@@ -50,3 +50,14 @@ def test_the_gpu_training_parts_run_on_cpu(part, records, tmp_path, child_env):
     with tarfile.open(tmp_path / "out" / f"{part}.tgz") as tar: names = set(tar.getnames())
     for name in records: assert name in names, (name, sorted(names))
     assert not any("checkpoints" in n for n in names)
+
+
+def test_the_gpu_benchmark_stops_starting_cases_when_its_budget_is_spent(tmp_path, child_env):
+    "A short lease: with `--budget 0` the ceilings are measured, no case is started, and the table says which were not run."
+    r = subprocess.run([str(BIN / "python"), str(ROOT / "benchmarks" / "gpu_bench.py"), "--device", "cpu", "--tiny",
+                        "--out", str(tmp_path), "--budget", "0", "--cases", "gqn:quick:2", "--compile", "gqn:quick:2"],
+                       capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads((tmp_path / "gpu_bench.json").read_text())
+    assert result["rows"] == [] and result["skipped"] == ["gqn:quick:2", "gqn:quick:2 (compile)"]
+    assert "Not run (the time budget was spent): gqn:quick:2, gqn:quick:2 (compile)" in (tmp_path / "gpu_bench.md").read_text()
