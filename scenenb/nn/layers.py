@@ -69,6 +69,10 @@ class SpatialBroadcastDecoder(nn.Module):
         weight, (hidden, dim, k, _) = conv.weight, conv.weight.shape
         embedding = self.position.project(position_grid(grid_h, grid_w, z.device, z.dtype)).permute(2, 0, 1)  # (D, Hg, Wg)
         base = F.conv2d(embedding[None], weight, conv.bias, padding=conv.padding)               # (1, hidden, h, w)
+        if conv.padding == (0, 0):  # unpadded: conv(1, W[:, c]) is the same at every cell, the sum of W[:, c]'s taps
+            per_latent = z @ weight.sum((2, 3)).t()                                             # (N, hidden)
+            if not self.channels_last: return per_latent[:, :, None, None] + base              # (N, hidden, h, w)
+            return (per_latent[:, None, None, :] + base.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         ones = z.new_ones(1, 1, grid_h, grid_w)
         taps = F.conv2d(ones, weight.transpose(0, 1).reshape(dim * hidden, 1, k, k), padding=conv.padding)
         h, w = taps.shape[-2:]
