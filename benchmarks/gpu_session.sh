@@ -10,7 +10,9 @@
 # Settings from the environment: PROFILE (paper), DEVICE (cuda), OUT (./gpu_out), PYTHON (python3), ROOT_DIR (where
 # runs/ and figures/ go; the repository), DATA (ROOT_DIR/data), TRAIN_N and TEST_N (scenes generated per dataset;
 # 20000 and 1000), REFS (a folder of extracted public implementations for
-# the benchmark; see gpu_bench.py), BENCH_ARGS (more arguments for gpu_bench.py). `PROFILE=smoke DEVICE=cpu` runs the same commands on a CPU in about a
+# the benchmark; see gpu_bench.py), BENCH_ARGS (more arguments for gpu_bench.py), GQN_ARGS, GENESIS_ARGS and
+# EMORL_ARGS (more `-p KEY VALUE` for train_gqn, train_genesis and train_emorl, split on spaces: the tests give the paper
+# profile tiny models this way). `PROFILE=smoke DEVICE=cpu` runs the same commands on a CPU in about a
 # minute: tests/test_benchmarks.py does, so that a lent GPU's minutes are never spent on a broken script.
 set -euo pipefail
 part=${1:?usage: gpu_session.sh bench | gqn MINUTES | objects MINUTES}
@@ -51,7 +53,8 @@ case $part in
     ;;
   gqn)
     generate rooms_ring_camera
-    run train_gqn -p max_minutes "$minutes"
+    # shellcheck disable=SC2086
+    run train_gqn -p max_minutes "$minutes" ${GQN_ARGS:-}
     for step in eval_gqn fig_gqn_views fig_gqn_orbit; do run $step; done
     pack gqn "runs/$PROFILE/gqn_rooms/run.json" "runs/$PROFILE/gqn_rooms/tb" "runs/$PROFILE/gqn_rooms/*.png" \
          "runs/$PROFILE/*gqn*.ipynb" "figures/$PROFILE"
@@ -59,9 +62,11 @@ case $part in
   objects)
     generate multi_dsprites_colored_on_colored
     generate tetrominoes
-    run train_genesis -p max_minutes "$minutes"
+    # shellcheck disable=SC2086
+    run train_genesis -p max_minutes "$minutes" ${GENESIS_ARGS:-}
     for step in eval_genesis fig_genesis_recon fig_genesis_samples; do run $step; done
-    run train_emorl -p max_minutes "$minutes"
+    # shellcheck disable=SC2086
+    run train_emorl -p max_minutes "$minutes" ${EMORL_ARGS:-}
     for step in eval_emorl fig_emorl_slots fig_emorl_traversals; do run $step; done
     pack objects "runs/$PROFILE/genesis_multi_dsprites/run.json" "runs/$PROFILE/genesis_multi_dsprites/tb" \
          "runs/$PROFILE/emorl_tetrominoes/run.json" "runs/$PROFILE/emorl_tetrominoes/tb" "runs/$PROFILE/*genesis*.ipynb" \

@@ -13,9 +13,10 @@ import pytest
 from conftest import BIN, ROOT, without_jupyter
 
 
-def _session(part, tmp_path, env, *args):
+def _session(part, tmp_path, env, *args, **settings):
     env = dict(without_jupyter(tmp_path, env), PATH=os.pathsep.join([str(BIN), env["PATH"]]), PROFILE="smoke", DEVICE="cpu",
                OUT=str(tmp_path / "out"), ROOT_DIR=str(tmp_path / "root"), TRAIN_N="8", TEST_N="4")
+    env.update(settings)
     r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_session.sh"), part, *args], capture_output=True, text=True,
                        env=env, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -61,3 +62,36 @@ def test_the_gpu_benchmark_stops_starting_cases_when_its_budget_is_spent(tmp_pat
     result = json.loads((tmp_path / "gpu_bench.json").read_text())
     assert result["rows"] == [] and result["skipped"] == ["gqn:quick:2", "gqn:quick:2 (compile)"]
     assert "Not run (the time budget was spent): gqn:quick:2, gqn:quick:2 (compile)" in (tmp_path / "gpu_bench.md").read_text()
+
+
+def test_the_gpu_gqn_part_runs_the_paper_profile_on_its_files(tmp_path, child_env):
+    """What the GPU runs: the paper profile's parameters on HDF5 files (the smoke profile generates its test scenes
+    instead), with a tiny model so that it takes a minute here. The test file holds 3 scenes where the paper profile's
+    evaluation asks for 1,000: it must read what is there and stop (on the GPU it once read past the end of the file)."""
+    tiny = '{"r_dim":16,"hidden":8,"canvas_channels":8,"z_dim":2,"steps":2}'
+    _session("gqn", tmp_path, child_env, "0.02", PROFILE="paper", TEST_N="3",
+             GQN_ARGS=f"-p config_overrides {tiny} -p batch_size 2 -p num_workers 0 -p log_every 1")
+    for split, n in (("train", 8), ("test", 3)): assert (tmp_path / "root" / "data" / "rooms_ring_camera" / f"{split}.h5").exists()
+    with tarfile.open(tmp_path / "out" / "gqn.tgz") as tar: names = set(tar.getnames())
+    for name in ["runs/paper/gqn_rooms/run.json", "figures/paper/gqn_rooms_eval.json", "figures/paper/gqn_rooms_views.png",
+                 "figures/paper/gqn_rooms_orbit.gif"]:
+        assert name in names, (name, sorted(names))
+    evaluation = json.loads((tmp_path / "root" / "figures" / "paper" / "gqn_rooms_eval.json").read_text())
+    assert evaluation["num_scenes"] == 3, evaluation.get("num_scenes")
+
+
+def test_the_gpu_objects_part_runs_the_paper_profile_on_its_files(tmp_path, child_env):
+    "The same for GENESIS and EMORL: paper-profile evaluations ask for 320 test images of a 3-image file."
+    genesis = '{"num_slots":3,"mask_latent_dim":8,"component_latent_dim":4,"component_channels":8,"component_decoder_channels":8,"prior_hidden":16}'
+    emorl = '{"latent_dim":8,"stochastic_layers":1,"feature_dim":16,"hidden_dim":32}'
+    small = "-p batch_size 2 -p num_workers 0 -p log_every 1"
+    _session("objects", tmp_path, child_env, "0.02", PROFILE="paper", TEST_N="3",
+             GENESIS_ARGS=f"-p config_overrides {genesis} {small}", EMORL_ARGS=f"-p config_overrides {emorl} -p refinement_iters 1 {small}")
+    with tarfile.open(tmp_path / "out" / "objects.tgz") as tar: names = set(tar.getnames())
+    for name in ["runs/paper/genesis_multi_dsprites/run.json", "figures/paper/genesis_multi_dsprites.json",
+                 "figures/paper/genesis_multi_dsprites_samples.png", "runs/paper/emorl_tetrominoes/run.json",
+                 "figures/paper/emorl_tetrominoes.json", "figures/paper/emorl_tetrominoes_slots.png"]:
+        assert name in names, (name, sorted(names))
+    for name in ("genesis_multi_dsprites", "emorl_tetrominoes"):
+        record = json.loads((tmp_path / "root" / "figures" / "paper" / f"{name}.json").read_text())
+        assert record["num_images"] == 3, (name, record.get("num_images"))
