@@ -60,7 +60,7 @@ class FitConfig(Config):
 
     def validate(self):
         check_choice("optimizer", self.optimizer, ("adam", "adamw"))
-        check_choice("amp", self.amp, ("auto", "bf16", "off"))
+        check_choice("amp", self.amp, ("auto", "bf16", "tf32", "off"))
         check_choice("progress", self.progress, ("auto", "bar", "lines", "none"))
         if self.compile is not None:
             check_choice("compile", self.compile, ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"))
@@ -150,6 +150,17 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return None
 
 # %% ../../nbs/24_train.engine.ipynb #b316bbd1
+@contextlib.contextmanager
+def _tf32(allowed: bool):
+    "With `allowed`: TF32 in CUDA matrix products and cuDNN convolutions inside the block (global flags, restored after)."
+    if not allowed:
+        yield; return
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try: yield
+    finally: torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
 class _StopFlag:
     "Turns SIGINT/SIGTERM into a flag checked once per step (main thread only)."
 
@@ -270,7 +281,7 @@ def fit(model: nn.Module, data, config: FitConfig | None = None, *, objective: O
     model.train(); objective.train()
     started = time.monotonic()
     try:
-        with _StopFlag() as stop:
+        with _StopFlag() as stop, _tf32(cfg.amp == "tf32"):
             while step < cfg.steps:
                 t0 = time.perf_counter()
                 batch = to_device(next(batches), device)
