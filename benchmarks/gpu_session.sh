@@ -6,6 +6,8 @@
 #   bash benchmarks/gpu_session.sh bench             # benchmarks/gpu_bench.py: every case and precision (+ torch-gqn)
 #   bash benchmarks/gpu_session.sh gqn MINUTES       # rooms data, the GQN paper preset for MINUTES, evaluation, figures
 #   bash benchmarks/gpu_session.sh objects MINUTES   # GENESIS (Multi-dSprites) then EMORL (Tetrominoes), MINUTES each
+#   RESUME=F bash benchmarks/gpu_session.sh emorl MINUTES  # EMORL Tetrominoes for MINUTES more, from F (an emorl_resume.tgz
+#                                                    # an earlier call returned; none: from the start), evaluated
 #
 # Settings from the environment: PROFILE (paper), DEVICE (cuda), OUT (./gpu_out), PYTHON (python3), ROOT_DIR (where
 # runs/ and figures/ go; the repository), DATA (ROOT_DIR/data), TRAIN_N and TEST_N (scenes generated per dataset;
@@ -15,7 +17,7 @@
 # profile tiny models this way). `PROFILE=smoke DEVICE=cpu` runs the same commands on a CPU in about a
 # minute: tests/test_benchmarks.py does, so that a lent GPU's minutes are never spent on a broken script.
 set -euo pipefail
-part=${1:?usage: gpu_session.sh bench | gqn MINUTES | objects MINUTES}
+part=${1:?usage: gpu_session.sh bench | gqn MINUTES | objects MINUTES | emorl MINUTES}
 minutes=${2:-5}
 PROFILE=${PROFILE:-paper}; DEVICE=${DEVICE:-cuda}; PYTHON=${PYTHON:-python3}
 OUT=${OUT:-$PWD/gpu_out}; ROOT_DIR=${ROOT_DIR:-$PWD}; DATA=${DATA:-$ROOT_DIR/data}; TRAIN_N=${TRAIN_N:-20000}; TEST_N=${TEST_N:-1000}
@@ -72,6 +74,18 @@ case $part in
          "runs/$PROFILE/emorl_tetrominoes/run.json" "runs/$PROFILE/emorl_tetrominoes/tb" "runs/$PROFILE/*genesis*.ipynb" \
          "runs/$PROFILE/*emorl*.ipynb" "runs/$PROFILE/*/loss.png" "figures/$PROFILE"
     ;;
-  *) echo "unknown part $part: bench | gqn MINUTES | objects MINUTES" >&2; exit 2 ;;
+  emorl)  # EMORL Tetrominoes over several leases: RESUME= the emorl_resume.tgz an earlier call returned
+    generate tetrominoes
+    d="$ROOT_DIR/runs/$PROFILE/emorl_tetrominoes"
+    if [ -n "${RESUME:-}" ]; then mkdir -p "$d" && tar -xzf "$RESUME" -C "$d" && echo "resuming from $RESUME"; fi
+    # shellcheck disable=SC2086
+    run train_emorl -p max_minutes "$minutes" ${EMORL_ARGS:-}
+    run eval_emorl
+    newest=$(cd "$d/checkpoints" && ls | grep -E '^ckpt-[0-9]+[.]pt$' | sort | tail -n 1)
+    tar -czf "$OUT/emorl_resume.tgz" -C "$d" run.json tb "checkpoints/$newest"   # what the next lease resumes from
+    pack emorl "runs/$PROFILE/emorl_tetrominoes/run.json" "runs/$PROFILE/*emorl*.ipynb" "runs/$PROFILE/*/loss.png" \
+         "figures/$PROFILE"
+    ;;
+  *) echo "unknown part $part: bench | gqn MINUTES | objects MINUTES | emorl MINUTES" >&2; exit 2 ;;
 esac
 echo "== gpu_session $part done $(date -u +%FT%TZ)"

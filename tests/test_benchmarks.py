@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ def _session(part, tmp_path, env, *args, **settings):
     r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_session.sh"), part, *args], capture_output=True, text=True,
                        env=env, timeout=600, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert f"== gpu_session {part} done" in (tmp_path / "out" / f"{part}.log").read_text()
+    assert f"== gpu_session {part} done" in (Path(env["OUT"]) / f"{part}.log").read_text()
     return r.stdout
 
 
@@ -95,3 +96,26 @@ def test_the_gpu_objects_part_runs_the_paper_profile_on_its_files(tmp_path, chil
     for name in ("genesis_multi_dsprites", "emorl_tetrominoes"):
         record = json.loads((tmp_path / "root" / "figures" / "paper" / f"{name}.json").read_text())
         assert record["num_images"] == 3, (name, record.get("num_images"))
+
+
+def test_the_gpu_emorl_part_resumes_from_what_the_last_lease_returned(tmp_path, child_env):
+    """A run longer than a lease: each call returns `emorl_resume.tgz` (the newest checkpoint, run.json, the TensorBoard
+    curve), and the next call, on a fresh machine, goes on from it (`RESUME=`) — same steps, one curve."""
+    tiny = '{"latent_dim":8,"stochastic_layers":1,"feature_dim":16,"hidden_dim":32}'
+    common = dict(PROFILE="paper", TEST_N="3",
+                  EMORL_ARGS=f"-p config_overrides {tiny} -p refinement_iters 1 -p batch_size 2 -p num_workers 0 -p log_every 1")
+    _session("emorl", tmp_path, child_env, "0.02", **common)
+    with tarfile.open(tmp_path / "out" / "emorl_resume.tgz") as tar: names = tar.getnames()
+    checkpoints = [n for n in names if n.startswith("checkpoints/ckpt-")]
+    assert len(checkpoints) == 1 and "run.json" in names and any(n.startswith("tb/") for n in names), names
+    first = int(checkpoints[0].split("-")[1].split(".")[0])
+    carried = tmp_path / "carried.tgz"; carried.write_bytes((tmp_path / "out" / "emorl_resume.tgz").read_bytes())
+    # the next lease: a fresh machine (new root, data generated again, same seed), the carried archive
+    lease2 = tmp_path / "lease2"; lease2.mkdir()
+    _session("emorl", lease2, child_env, "0.02", RESUME=str(carried), **common)
+    run = json.loads((lease2 / "root" / "runs" / "paper" / "emorl_tetrominoes" / "run.json").read_text())
+    steps = [h["step"] for h in run["history"]]
+    assert steps[0] <= first < steps[-1], (first, steps[:3], steps[-3:])      # the first lease's curve, then more
+    events = sorted((lease2 / "root" / "runs" / "paper" / "emorl_tetrominoes" / "tb").glob("events.*"))
+    assert len(events) == 2, events                                           # the carried part's and this one's
+    assert json.loads((lease2 / "root" / "figures" / "paper" / "emorl_tetrominoes.json").read_text())["num_images"] == 3
