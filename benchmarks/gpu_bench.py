@@ -169,9 +169,9 @@ def measure(case: str, prec: str, a, device: torch.device, peak: dict) -> dict:
         step(model)   # counted on the eager model: the same arithmetic, compiled or not
     row["gflop_per_step"] = counter.get_total_flops() / 1e9
     # the peak is that of the timed steps: under FlopCounterMode (a dispatch mode) torch.utils.checkpoint keeps far more
-    # than it does outside it (EMORL clevr6 checkpoint=True, batch 4, CPU: 1.4 GiB resident without the counter, 5.4
-    # with it; the first GPU run of this script reported the counted step's peak), and cuDNN's autotuning in the
-    # warm-up steps is a one-off
+    # than it does outside it (EMORL clevr6 checkpoint=True, batch 4, CPU: 1.2 GiB resident without the counter, 4.2
+    # with it, benchmarks/checkpoint_flopcounter.py; the first GPU run of this script reported the counted step's
+    # peak), and cuDNN's autotuning in the warm-up steps is a one-off
     if device.type == "cuda": sync(device); torch.cuda.reset_peak_memory_stats(device)
     times = timed(step, device, a.steps)
     row["ms_per_step"], row["ms_min"] = 1e3 * statistics.median(times), 1e3 * min(times)

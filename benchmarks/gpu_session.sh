@@ -81,8 +81,9 @@ case $part in
     # shellcheck disable=SC2086
     run train_emorl -p max_minutes "$minutes" ${EMORL_ARGS:-}
     run eval_emorl
-    newest=$(cd "$d/checkpoints" && ls | grep -E '^ckpt-[0-9]+[.]pt$' | sort | tail -n 1)
-    tar -czf "$OUT/emorl_resume.tgz" -C "$d" run.json tb "checkpoints/$newest"   # what the next lease resumes from
+    # what the next lease resumes from: the newest checkpoint that loads (fit's own choice when it resumes)
+    newest=$($PYTHON -c "import sys; from scenenb.train import latest_checkpoint; print(latest_checkpoint(sys.argv[1]).name)" "$d/checkpoints")
+    tar -czf "$OUT/emorl_resume.tgz" -C "$d" run.json tb "checkpoints/$newest"
     pack emorl "runs/$PROFILE/emorl_tetrominoes/run.json" "runs/$PROFILE/*emorl*.ipynb" "runs/$PROFILE/*/loss.png" \
          "figures/$PROFILE"
     ;;

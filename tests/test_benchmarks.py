@@ -9,6 +9,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import h5py
 import pytest
 
 from conftest import BIN, ROOT, without_jupyter
@@ -72,7 +73,8 @@ def test_the_gpu_gqn_part_runs_the_paper_profile_on_its_files(tmp_path, child_en
     tiny = '{"r_dim":16,"hidden":8,"canvas_channels":8,"z_dim":2,"steps":2}'
     _session("gqn", tmp_path, child_env, "0.02", PROFILE="paper", TEST_N="3",
              GQN_ARGS=f"-p config_overrides {tiny} -p batch_size 2 -p num_workers 0 -p log_every 1")
-    for split, n in (("train", 8), ("test", 3)): assert (tmp_path / "root" / "data" / "rooms_ring_camera" / f"{split}.h5").exists()
+    for split, n in (("train", 8), ("test", 3)):
+        with h5py.File(tmp_path / "root" / "data" / "rooms_ring_camera" / f"{split}.h5") as f: assert len(f["images"]) == n, split
     with tarfile.open(tmp_path / "out" / "gqn.tgz") as tar: names = set(tar.getnames())
     for name in ["runs/paper/gqn_rooms/run.json", "figures/paper/gqn_rooms_eval.json", "figures/paper/gqn_rooms_views.png",
                  "figures/paper/gqn_rooms_orbit.gif"]:
