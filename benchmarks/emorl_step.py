@@ -77,17 +77,19 @@ def _stub_official_deps(config: dict) -> None:
     sys.modules["scipy"] = types.SimpleNamespace(stats=stats); sys.modules["scipy.stats"] = stats
 
 
-def build(impl: str, preset: str, batch: int, official: str | None, baseline: str | None = None):
-    "Model, and functions images -> loss (train) / forward (eval) for one implementation; images in [0, 1]."
+def build(impl: str, preset: str, batch: int, official: str | None, baseline: str | None = None, net: dict | None = None,
+          ours: dict | None = None):
+    """Model, and functions images -> loss (train) / forward (eval) for one implementation; images in [0, 1].
+    `net`: overrides of the official `Net` config; `ours`: of our EMORLConfig."""
     if impl in ("ours", "ours_ckpt", "baseline"):
         if impl == "baseline": sys.path.insert(0, baseline)
         from scenenb.models.emorl import EMORL, EMORLConfig
-        model = EMORL(EMORLConfig.preset(preset, **(dict(checkpoint=True) if impl == "ours_ckpt" else {})))
+        model = EMORL(EMORLConfig.preset(preset, **(dict(checkpoint=True) if impl == "ours_ckpt" else {}), **(ours or {})))
         def loss(images):
             out = model(images)
             return (out.nll + out.kl).mean()
         return model, loss, lambda images: model(images)
-    config = {**OFFICIAL_DEFAULTS, **OFFICIAL_NET[preset], "batch_size": batch}
+    config = {**OFFICIAL_DEFAULTS, **OFFICIAL_NET[preset], "batch_size": batch, **(net or {})}
     _stub_official_deps(config)
     sys.path.insert(0, official)
     from lib.model import EfficientMORL

@@ -165,7 +165,7 @@ def traversal_frames(decode_fn: Callable, latents: Tensor, slot: int | None, dim
 
 # %% ../nbs/51_viz.ipynb #7253bd18
 def save_gif(frames: np.ndarray | Tensor, path: str | Path, fps: float = 10.0) -> Path:
-    "Write uint8 frames `[T, H, W, 3]` as a looping GIF at `path` (Pillow), atomically; returns the path."
+    "Write uint8 frames `[T, H, W, 3]` as a looping GIF at `path` (Pillow), atomically; returns the path. Each frame lasts 1000/fps ms rounded to GIF's 10 ms unit."
     from PIL import Image
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -173,5 +173,5 @@ def save_gif(frames: np.ndarray | Tensor, path: str | Path, fps: float = 10.0) -
     images = [Image.fromarray(f) for f in frames]
     path = Path(path)
     with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=10 * round(100 / fps), loop=0)
     return path

@@ -121,3 +121,18 @@ def test_the_gpu_emorl_part_resumes_from_what_the_last_lease_returned(tmp_path, 
     events = sorted((lease2 / "root" / "runs" / "paper" / "emorl_tetrominoes" / "tb").glob("events.*"))
     assert len(events) == 2, events                                           # the carried part's and this one's
     assert json.loads((lease2 / "root" / "figures" / "paper" / "emorl_tetrominoes.json").read_text())["num_images"] == 3
+
+
+OFFICIAL_EMORL = ROOT / ".refs" / "emorl_official"
+
+
+@pytest.mark.skipif(not (OFFICIAL_EMORL / "lib" / "model.py").is_file(),
+                    reason="needs the official EfficientMORL code extracted into .refs/emorl_official (benchmarks/GPU.md, "
+                           "'Before the first call'); a clean clone has none")
+def test_emorl_is_the_official_network_given_its_weights_and_noise(child_env):
+    "load_official_emorl + the same standard-normal draws: every output and gradient matches the official code's."
+    import sys
+    r = subprocess.run([sys.executable, "benchmarks/emorl_parity.py", "--check", "--official", str(OFFICIAL_EMORL)],
+                       capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "largest output difference" in r.stdout and "official used 9 of 9 draws" in r.stdout

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -21,9 +22,10 @@ from ..nn.distributions import gaussian_kl, gaussian_nll, gmm_nll, std_from_soft
 from ..nn.layers import PositionEmbedding, image_decoder
 
 # %% auto #0
-__all__ = ['PRESET_IMAGE_SIZES', 'PRESET_DATA', 'EMORLConfig', 'check_slots', 'step_weights', 'PixelEncoder', 'DualGRU',
-           'JointGRU', 'HierarchicalPosterior', 'ConditionalPrior', 'RefinementNetwork', 'EMORLStep', 'EMORLOutput',
-           'EMORL', 'decode', 'image_nll', 'predict', 'hierarchical_kl', 'load_emorl']
+__all__ = ['PRESET_IMAGE_SIZES', 'PRESET_DATA', 'OFFICIAL_GRID', 'EMORLConfig', 'check_slots', 'step_weights', 'PixelEncoder',
+           'DualGRU', 'JointGRU', 'HierarchicalPosterior', 'ConditionalPrior', 'RefinementNetwork', 'EMORLStep',
+           'EMORLOutput', 'EMORL', 'xavier_small_', 'official_init_', 'decode', 'image_nll', 'predict',
+           'hierarchical_kl', 'load_emorl', 'port_official_state', 'official_state_dict', 'load_official_emorl']
 
 # %% ../../nbs/61_models.emorl.ipynb #11bd8edf
 @dataclass
@@ -43,6 +45,8 @@ class EMORLConfig(Config):
     feature_dim: int = 64                 # encoder channels
     hidden_dim: int = 128                 # width of the prior and refinement MLPs
     checkpoint: bool = False              # gradient checkpointing of each prediction's decoder and likelihood
+    init: str = "official"                # official (Xavier-normal gain 0.02, N(0, 1) DualGRU) | torch (PyTorch defaults)
+    refinement_grad: str = "batch_mean"   # batch_mean (official: ∂ mean_b ℒ_b / ∂λ) | per_image (∂ℒ_b/∂λ_b, batch-free)
     PRESETS: ClassVar[dict] = {
         "tetrominoes": dict(num_slots=4, latent_dim=32, decoder="small", likelihood="gaussian", log_scale=math.log(0.3)),
         "multi_dsprites": dict(num_slots=6, latent_dim=64, decoder="iodine", likelihood="gaussian", log_scale=math.log(0.1)),
@@ -56,6 +60,8 @@ class EMORLConfig(Config):
         check_choice("prior", self.prior, ("reversed_plusplus", "reversed", "bottom_up"))
         check_choice("update", self.update, ("dual_gru", "gru"))
         check_choice("loss_weights", self.loss_weights, ("official", "paper"))
+        check_choice("init", self.init, ("official", "torch"))
+        check_choice("refinement_grad", self.refinement_grad, ("batch_mean", "per_image"))
         for name in ("num_slots", "latent_dim", "image_channels", "stochastic_layers", "feature_dim", "hidden_dim"):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.refinement_iters < 0: raise ValueError(f"refinement_iters must be >= 0, got {self.refinement_iters}")
@@ -240,6 +246,7 @@ class EMORL(nn.Module):
         # set per step while training (plain attributes, so fit's hparam_schedules and callbacks can set them):
         self.refinement_iters = config.refinement_iters  # I when forward() is not told (the refinement curriculum)
         self.refinement_nll_weight = 1.0  # λ in the refinement gradient ∇(λ·nll + kl): GECO's multiplier when it trains
+        if config.init == "official": official_init_(self)
 
     def num_noise_draws(self, refinement_iters: int | None = None) -> int:
         "How many (B, K, D) noise draws a forward pass uses: 2L + I."
@@ -253,6 +260,28 @@ class EMORL(nn.Module):
             raise ValueError(f"EMORL was built for {self.config.image_channels} channels; got {images.shape[1]} (shape {tuple(images.shape)})")
         check_unit_interval(images)
         self.decoder.check_size(*images.shape[-2:])
+
+# %% ../../nbs/61_models.emorl.ipynb #97ad227f
+def xavier_small_(module: nn.Module, gain: float = 0.02) -> None:
+    "Xavier-normal weights with `gain` and zero biases for every convolution and linear layer inside `module`."
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.xavier_normal_(m.weight, gain=gain)
+            if m.bias is not None: nn.init.zeros_(m.bias)
+
+
+@torch.no_grad()
+def official_init_(model: EMORL) -> EMORL:
+    "Initialise `model` in place as the official code does (see the text above); returns it."
+    post, refine = model.posterior, model.refine
+    for part in (model.encoder.convs, model.encoder.mlp, post.to_q, post.to_k, post.to_v, post.mlp_loc, post.mlp_raw,
+                 model.decoder, model.prior, refine.encode, refine.loc, refine.raw):
+        xavier_small_(part)
+    if isinstance(post.update, DualGRU):
+        for p in post.update.parameters(): nn.init.normal_(p)
+    else:
+        xavier_small_(post.update.project)   # the ablation's projection; its GRU keeps PyTorch's initialisation
+    return model
 
 # %% ../../nbs/61_models.emorl.ipynb #da87846c
 def decode(model: EMORL, z: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
@@ -329,7 +358,8 @@ def _forward(self: EMORL, images: Tensor, refinement_iters: int | None = None, n
         for step in range(iters + 1):
             if step > 0:
                 step_loss = self.refinement_nll_weight * step_nll[-1] + step_kl[-1]
-                gradient = torch.autograd.grad(step_loss.sum(), posterior, retain_graph=True)[0]
+                reduced = step_loss.mean() if cfg.refinement_grad == "batch_mean" else step_loss.sum()
+                gradient = torch.autograd.grad(reduced, posterior, retain_graph=True)[0]
                 if not self.training: posterior, state = posterior.detach(), state.detach()
                 delta, state = self.refine(posterior.flatten(0, 1), gradient.flatten(0, 1), state)  # (B*K, 2D)
                 posterior = posterior + delta.view(B, K, 2 * D)            # (B, K, 2D)
@@ -387,3 +417,82 @@ EMORL.render = _render
 def load_emorl(state: dict) -> EMORL:
     "The EMORL model saved in `state` (a dict with `model_config` and `model`, as fit() checkpoints hold), in eval mode."
     return model_from_state(state, EMORL, EMORLConfig, "load_emorl")
+
+# %% ../../nbs/61_models.emorl.ipynb #568d87d9
+OFFICIAL_GRID = [2, 3, 1, 0]      # our grid channel j is input column OFFICIAL_GRID[j] of the official projections
+_TO_OFFICIAL_GRID = [3, 2, 0, 1]  # and back
+_POSITIONS = (("encoder.position.project", "pos_embed_projection"), ("decoder.position.project", "image_decoder.pos_embed_projection"))
+
+
+def _same_tensors(our_keys) -> dict:
+    "Our name -> the official name (without `module.` / `hvae_networks.`) of every tensor the two store alike."
+    pairs = [(f"encoder.convs.{2 * i}", f"encoder_pt_1.{2 * i}") for i in range(4)]
+    pairs += [(f"encoder.mlp.{i}", f"encoder_pt_2.{i}") for i in (0, 1, 3)]
+    pairs += [("posterior.norm_slots", "norm_slots"), ("posterior.norm_loc", "norm_mu_pre_ff"), ("posterior.norm_raw", "norm_softplus_pre_ff")]
+    pairs += [(f"posterior.{o}.{i}", f"{t}.{i}") for o, t in (("mlp_loc", "mlp_mu"), ("mlp_raw", "mlp_softplus")) for i in (0, 2)]
+    pairs += [("prior.body.0", "indep_prior.z_linear.0"), ("prior.loc", "indep_prior.z_mu"), ("prior.raw", "indep_prior.z_softplus"),
+              ("refine.encode.0", "refinenet.encoding.0"), ("refine.encode.2", "refinenet.encoding.2"), ("refine.loc", "refinenet.loc"),
+              ("refine.raw", "refinenet.softplus"), ("posterior.update.project", "project_update")]
+    names = {f"{ours}.{t}": f"{theirs}.{t}" for ours, theirs in pairs for t in ("weight", "bias")}
+    names |= {f"posterior.{n}.weight": f"{n}.weight" for n in ("to_q", "to_k", "to_v")}
+    gru = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    names |= {f"refine.cell.{t}": f"refinenet.recurrence.{t}_l0" for t in gru} | {f"posterior.update.cell.{t}": f"gru.{t}_l0" for t in gru}
+    names |= {k: "image_decoder.decode." + k.removeprefix("decoder.net.") for k in our_keys if k.startswith("decoder.net.")}
+    return {k: v for k, v in names.items() if k in our_keys}
+
+
+def port_official_state(official: dict, our_keys) -> dict:
+    "The `model` state dict of an official EfficientMORL checkpoint -> the state dict (with `our_keys`) of our EMORL."
+    o = {k.removeprefix("module.").removeprefix("hvae_networks."): v for k, v in official.items()}
+    s = {ours: o[theirs] for ours, theirs in _same_tensors(our_keys).items()}
+    s["posterior.initial"] = o["init_posterior"].reshape(-1)
+    for ours, theirs in _POSITIONS: s[f"{ours}.weight"], s[f"{ours}.bias"] = o[f"{theirs}.weight"][:, OFFICIAL_GRID], o[f"{theirs}.bias"]
+    if "posterior.update.loc_cell.weight_ih" in our_keys:  # DualGRU: rows (r, z) from the padded gate blocks, n from the candidate's
+        for half, cell in enumerate(("loc_cell", "raw_cell")):
+            for w in ("ih", "hh"):
+                s[f"posterior.update.{cell}.weight_{w}"] = torch.cat([o[f"gru.cell.weight_{w}_{half + 1}"], o[f"gru.cell.weight_{w[0]}n_{half + 1}"]])
+                s[f"posterior.update.{cell}.bias_{w}"] = torch.cat([o[f"gru.cell.bias_{w}"].chunk(2)[half], o[f"gru.cell.bias_{w[0]}n"].chunk(2)[half]])
+    return {k: v.detach().clone() for k, v in s.items()}
+
+
+def official_state_dict(model: EMORL) -> dict:
+    "`model`'s weights as the official `EfficientMORL` module's state dict (the inverse of `port_official_state`)."
+    ours, D = model.state_dict(), model.config.latent_dim
+    o = {theirs: ours[k] for k, theirs in _same_tensors(ours.keys()).items()}
+    o["init_posterior"] = ours["posterior.initial"][None]
+    for a, b in _POSITIONS: o[f"{b}.weight"], o[f"{b}.bias"] = ours[f"{a}.weight"][:, _TO_OFFICIAL_GRID], ours[f"{a}.bias"]
+    if isinstance(model.posterior.update, DualGRU):
+        for half, cell in enumerate(("loc_cell", "raw_cell")):
+            for w in ("ih", "hh"):
+                weight = ours[f"posterior.update.{cell}.weight_{w}"]
+                o[f"gru.cell.weight_{w}_{half + 1}"], o[f"gru.cell.weight_{w[0]}n_{half + 1}"] = weight[:2 * D], weight[2 * D:]
+        for w in ("ih", "hh"):
+            loc, raw = ours[f"posterior.update.loc_cell.bias_{w}"], ours[f"posterior.update.raw_cell.bias_{w}"]
+            o[f"gru.cell.bias_{w}"], o[f"gru.cell.bias_{w[0]}n"] = torch.cat([loc[:2 * D], raw[:2 * D]]), torch.cat([loc[2 * D:], raw[2 * D:]])
+    state = {(k if k.startswith("refinenet.") else f"hvae_networks.{k}"): v.detach().clone() for k, v in o.items()}
+    return state | {"geco_C_ema": torch.tensor(0.0), "geco_beta": torch.tensor(0.55)}  # the official module's GECO state at its start
+
+
+def load_official_emorl(checkpoint, preset: str, **overrides) -> EMORL:
+    """Our EMORL (eval mode) holding the weights of an official EfficientMORL checkpoint: a path to its `.pth` file or the
+    loaded dict (its `model` entry, or a bare state dict). `preset` (and `overrides`) give what the weights do not store."""
+    where = "the given state dict"
+    if isinstance(checkpoint, (str, os.PathLike)):
+        where = str(checkpoint)
+        if not os.path.isfile(where): raise FileNotFoundError(f"official EfficientMORL checkpoint {where!r} does not exist")
+        checkpoint = torch.load(where, map_location="cpu", weights_only=True)
+    state = checkpoint.get("model", checkpoint)
+    keys = {k.removeprefix("module.").removeprefix("hvae_networks.") for k in state}
+    model = EMORL(EMORLConfig.preset(preset, **{"update": "dual_gru" if "gru.cell.weight_ih_1" in keys else "gru", **overrides}))
+    expected = model.state_dict()
+    try:
+        ported = port_official_state(state, expected.keys())
+    except KeyError as missing:
+        raise ValueError(f"{where} is not an official EfficientMORL state dict for the {preset!r} preset: it has no "
+                         f"{missing.args[0]!r}") from None
+    for k, v in ported.items():
+        if v.shape != expected[k].shape:
+            raise ValueError(f"{where}: {k} has shape {tuple(v.shape)}, but the {preset!r} preset{' with ' + str(overrides) if overrides else ''} "
+                             f"expects {tuple(expected[k].shape)} (a different preset, latent_dim or decoder?)")
+    model.load_state_dict(ported)
+    return model.eval()
