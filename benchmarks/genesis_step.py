@@ -145,8 +145,10 @@ class _CudaToCpu:
     def __exit__(self, *exc): torch.Tensor.to = self.orig
 
 
-def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | None, on_gpu: bool = False):
-    "Model, images -> training loss, images -> eval forward, for one implementation; images (B, 3, 64, 64) in [0, 1]."
+def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | None, on_gpu: bool = False,
+          flags: dict | None = None):
+    """Model, images -> training loss, images -> eval forward, for one implementation; images (B, 3, 64, 64) in [0, 1].
+    `flags`: overrides of the official flag values."""
     if impl in ("ours", "ours_bf16", "ours_compiled"):
         from scenenb.models.genesis import Genesis, GenesisConfig
         model = Genesis(GenesisConfig.preset("gqn_rooms"))
@@ -164,11 +166,13 @@ def build(impl: str, batch: int, official: str | None, genesis_pytorch: str | No
         # on a GPU, as its train.py does (set_default_tensor_type): tensors it keeps as plain attributes (PixelCoords'
         # grids) and those it makes in forward without a device must be born on the GPU
         if on_gpu: torch.set_default_device("cuda")
-        model = Genesis(_official_config())
+        config = _official_config()
+        for key, value in (flags or {}).items(): setattr(config, key, value)
+        model = Genesis(config)
         def loss(images, eager=False):
             _, losses, *_ = model(images)
             kl_m = torch.stack(losses.kl_m_k, dim=1).sum(1).mean(0)
-            kl_l = torch.stack(losses.kl_l_k, dim=1).sum(1).mean(0)
+            kl_l = torch.stack(losses.kl_l_k, dim=1).sum(1).mean(0) if "kl_l_k" in losses else 0.0
             return losses.err.mean(0) + kl_m + kl_l
         return model, loss, model
     _stub_genesis_pytorch_deps({"batch_size": batch})

@@ -136,3 +136,18 @@ def test_emorl_is_the_official_network_given_its_weights_and_noise(child_env):
                        capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "largest output difference" in r.stdout and "official used 9 of 9 draws" in r.stdout
+
+
+OFFICIAL_GENESIS = ROOT / ".refs" / "genesis_official"
+
+
+@pytest.mark.skipif(not (OFFICIAL_GENESIS / "models" / "genesis_config.py").is_file(),
+                    reason="needs the official GENESIS code extracted into .refs/genesis_official (benchmarks/GPU.md, "
+                           "'Before the first call'); a clean clone has none")
+def test_genesis_is_the_official_network_given_its_weights_and_noise(child_env):
+    "load_official_genesis + the same standard-normal draws: every output and gradient matches the official code's."
+    import sys
+    r = subprocess.run([sys.executable, "benchmarks/genesis_parity.py", "--check", "--official", str(OFFICIAL_GENESIS)],
+                       capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "largest output difference" in r.stdout and "draws used: official 8, ours 8 of 8" in r.stdout

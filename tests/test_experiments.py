@@ -179,3 +179,20 @@ def test_eval_emorl_scores_an_official_checkpoint(tmp_path):
     assert (record["step"], record["preset"], record["checkpoint"], record["num_images"]) == (1234, "tetrominoes", str(path), 4)
     assert 0 <= record["mse"] < 1 and -1 <= record["fg_ari"] <= 1
     assert "step 1234" in (tmp_path / "figures" / "official.md").read_text()
+
+
+def test_eval_genesis_scores_an_official_checkpoint(tmp_path):
+    "eval_genesis -p official_checkpoint: a file in the official train.py's format is loaded (K and σ from it), scored, labelled."
+    import torch
+
+    from scenenb.models.genesis import Genesis, GenesisConfig, official_genesis_state_dict
+
+    model = Genesis(GenesisConfig.preset("multi_dsprites", num_slots=3))
+    path = tmp_path / "model.ckpt-FINAL"
+    torch.save({"model_state_dict": official_genesis_state_dict(model), "optimiser_state_dict": {}, "beta": 1.0,
+                "iter_idx": 500000}, path)
+    run_notebook("eval_genesis", tmp_path, official_checkpoint=str(path), official_preset="multi_dsprites", num_images=4,
+                 batch_size=4, out_dir=str(tmp_path / "figures"), name="official")
+    record = json.loads((tmp_path / "figures" / "official.json").read_text())
+    assert (record["step"], record["preset"], record["checkpoint"], record["num_images"]) == (500000, "multi_dsprites", str(path), 4)
+    assert -1 <= record["fg_ari"] <= 1 and record["nll"] > 0

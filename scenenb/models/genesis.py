@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,7 +24,8 @@ from ..nn.layers import SpatialBroadcastDecoder
 __all__ = ['NORMS', 'PIXEL_STDS', 'MASK_VAE_GEOMETRY', 'OFFICIAL_GECO_GOAL', 'GenesisConfig', 'posterior_scale', 'prior_scale',
            'norm_layer', 'GatedConv', 'gated_encoder', 'gated_decoder', 'MaskPosterior', 'MaskDecoder',
            'stick_breaking', 'AutoregressivePrior', 'ComponentPrior', 'ComponentEncoder', 'broadcast_decoder',
-           'mixture_nll', 'gaussian_goal', 'latent_kl', 'init_weights', 'GenesisOutput', 'Genesis', 'load_genesis']
+           'mixture_nll', 'gaussian_goal', 'latent_kl', 'init_weights', 'GenesisOutput', 'Genesis', 'load_genesis',
+           'official_genesis_state_dict', 'load_official_genesis']
 
 # %% ../../nbs/63_models.genesis.ipynb #332bade1
 NORMS = ("bn", "in", "none")
@@ -54,6 +56,7 @@ class GenesisConfig(Config):
     component_decoder_layers: int = 4
     prior_hidden: int = 256               # width of the prior LSTM and the component-prior MLP
     component_symmetric: bool = False     # official comp_symmetric: gated-conv component encoder/decoder like the mask VAE
+    decoder_position: str = "coords"      # broadcast decoder: coords (official: 2 coordinate channels) | embedding (learned, EMORL's)
     PRESETS: ClassVar[dict] = {
         "multi_dsprites": dict(num_slots=5, image_size=64),
         "gqn_rooms": dict(num_slots=7, image_size=64),
@@ -69,6 +72,7 @@ class GenesisConfig(Config):
             raise ValueError(f"pixel_std must be 'paper', 'monet' or a positive number (σ for every component), got {self.pixel_std!r}")
         check_choice("init", self.init, ("default", "truncated_normal"))
         check_choice("kl", self.kl, ("monte_carlo", "analytic"))
+        check_choice("decoder_position", self.decoder_position, ("coords", "embedding"))
         check_choice("image_size", self.image_size, tuple(MASK_VAE_GEOMETRY))
         if self.num_slots < 2: raise ValueError(f"num_slots must be >= 2 (stick-breaking needs two components), got {self.num_slots}")
         if self.component_prior and not self.two_stage:
@@ -249,7 +253,7 @@ def broadcast_decoder(config: GenesisConfig, latent_dim: int) -> SpatialBroadcas
     "The official GENESIS broadcast decoder, (N, latent_dim) -> (N, C, H, W), built from the shared block."
     return SpatialBroadcastDecoder(latent_dim, config.image_channels, hidden_channels=config.component_decoder_channels,
                                    num_layers=config.component_decoder_layers, kernel_size=3, padding=0,
-                                   output_kernel_size=1, output_padding=0, activation="elu")
+                                   output_kernel_size=1, output_padding=0, activation="elu", position=config.decoder_position)
 
 # %% ../../nbs/63_models.genesis.ipynb #b59f6f7d
 def mixture_nll(images: Tensor, components: Tensor, log_masks: Tensor, stds: tuple[float, ...]) -> Tensor:
@@ -408,5 +412,81 @@ Genesis.sample = _sample
 
 # %% ../../nbs/63_models.genesis.ipynb #951fe6aa
 def load_genesis(state: dict) -> Genesis:
-    "The Genesis model saved in `state` (a dict with `model_config` and `model`, as fit() checkpoints hold), in eval mode."
+    """The Genesis model saved in `state` (a dict with `model_config` and `model`, as fit() checkpoints hold), in eval mode.
+    Checkpoints from before `decoder_position` existed (2026-12-04) hold a learned position embedding and load with it."""
+    if "decoder_position" not in state.get("model_config", {"decoder_position": None}) and \
+            any(".position.project." in k for k in state.get("model", {})):
+        state = {**state, "model_config": {**state["model_config"], "decoder_position": "embedding"}}
     return model_from_state(state, Genesis, GenesisConfig, "load_genesis")
+
+# %% ../../nbs/63_models.genesis.ipynb #59bb23ec
+def _official_genesis_names(our_keys, two_stage: bool = True) -> dict:
+    "Our state-dict name -> the official GENESIS name, for every key in `our_keys` (a pure renaming)."
+    renames = (("mask_posterior.first_loc.", "att_process.core.q_z_mean."), ("mask_posterior.first_raw.", "att_process.core.q_z_var.0."),
+               ("mask_posterior.head.", "att_process.linear."), ("mask_prior.head.", "prior_linear."), ("component_prior.net.", "prior_mlp."),
+               ("component_encoder.net.", "comp_vae.encoder_module.module."), ("mask_posterior.features.", "att_process.core.q_z_nn."))
+    names = {}
+    for k in our_keys:
+        theirs = k
+        if k.startswith("mask_decoder.net."):
+            index, rest = k.removeprefix("mask_decoder.net.").split(".", 1)
+            theirs = f"att_process.core.p_x_mean.{rest}" if int(index) == 6 else f"att_process.core.p_x_nn.{index}.{rest}"
+        elif k.startswith("component_decoder.net."):             # the broadcast decoder: the official Sequential starts with
+            index, rest = k.removeprefix("component_decoder.net.").split(".", 1)   # its (parameter-free) broadcast layer
+            theirs = f"{'comp_vae.decoder_module' if two_stage else 'decoder'}.seq.{int(index) + 1}.{rest}"
+        elif k.startswith(("mask_posterior.cell.", "mask_prior.cell.")):
+            theirs = ("att_process.lstm." if k.startswith("mask_posterior") else "prior_lstm.") + k.split(".cell.")[1] + "_l0"
+        else:
+            for ours, official in renames:
+                if k.startswith(ours): theirs = official + k.removeprefix(ours)
+        names[k] = theirs.replace(".norm_h.", ".h_norm.").replace(".norm_g.", ".g_norm.")
+    return names
+
+
+def official_genesis_state_dict(model: Genesis) -> dict:
+    "`model`'s weights and statistics under the official GENESIS names, with its `std` buffer (K pixel σ's)."
+    if model.config.component_symmetric: raise ValueError("official_genesis_state_dict: the comp_symmetric component VAE is not mapped")
+    if model.config.decoder_position != "coords":
+        raise ValueError("official_genesis_state_dict: the official broadcast decoder takes coordinate channels; "
+                         "this model has decoder_position='embedding'")
+    ours = model.state_dict()
+    state = {theirs: ours[k].detach().clone() for k, theirs in _official_genesis_names(ours, model.config.two_stage).items()}
+    std = torch.full((1, 1, 1, 1, model.config.num_slots), model.config.pixel_stds[1]); std[..., 0] = model.config.pixel_stds[0]
+    return state | {"std": std}
+
+
+def load_official_genesis(checkpoint, preset: str, **overrides) -> Genesis:
+    """Our Genesis (eval mode) holding the weights of an official GENESIS checkpoint: a path to its file or the loaded dict
+    (its `model_state_dict`, or a bare state dict). K, the pixel σ, the stages and priors are read from it."""
+    where = "the given state dict"
+    if isinstance(checkpoint, (str, os.PathLike)):
+        where = str(checkpoint)
+        if not os.path.isfile(where): raise FileNotFoundError(f"official GENESIS checkpoint {where!r} does not exist")
+        checkpoint = torch.load(where, map_location="cpu", weights_only=True)
+    state = checkpoint.get("model_state_dict", checkpoint)
+    state = {k.removeprefix("module."): v for k, v in state.items() if ".pixel_coords." not in k}
+    if "comp_vae.encoder_module.module.0.weight" not in state and any(k.startswith("comp_vae.") for k in state):
+        raise ValueError(f"{where}: a comp_symmetric component VAE, which load_official_genesis does not map")
+    found = dict(two_stage=any(k.startswith("comp_vae.") for k in state), autoregressive_prior="prior_lstm.weight_ih_l0" in state,
+                 component_prior="prior_mlp.0.weight" in state, decoder_position="coords")
+    if "std" in state:
+        stds = state["std"].flatten().tolist()
+        found["num_slots"] = len(stds)
+        first, rest = stds[0], (stds[1] if len(stds) > 1 else stds[0])
+        named = [name for name, pair in PIXEL_STDS.items() if all(abs(a - b) < 1e-6 for a, b in zip(pair, (first, rest)))]
+        if named: found["pixel_std"] = named[0]
+        elif abs(first - rest) < 1e-6: found["pixel_std"] = first
+        else: raise ValueError(f"{where}: pixel σ's {first} (first slot) and {rest} (the others) match no pixel_std option")
+    model = Genesis(GenesisConfig.preset(preset, **{**found, **overrides}))
+    expected = model.state_dict()
+    names = _official_genesis_names(expected, model.config.two_stage)
+    missing = [theirs for theirs in names.values() if theirs not in state]
+    if missing: raise ValueError(f"{where} is not an official GENESIS state dict for the {preset!r} preset: it has no {missing[:3]}")
+    for k, theirs in names.items():
+        if state[theirs].shape != expected[k].shape:
+            raise ValueError(f"{where}: {theirs} has shape {tuple(state[theirs].shape)}, but the {preset!r} preset expects "
+                             f"{tuple(expected[k].shape)} (another image size or latent size?)")
+    left = sorted(set(state) - set(names.values()) - {"std"})
+    if left: raise ValueError(f"{where}: tensors {left[:3]} have no place in the {preset!r} preset (its options differ)")
+    model.load_state_dict({k: state[theirs] for k, theirs in names.items()})
+    return model.eval()

@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from ..core import check_choice
 
 # %% auto #0
-__all__ = ['DECODERS', 'position_grid', 'PositionEmbedding', 'SpatialBroadcastDecoder', 'DeconvDecoder', 'image_decoder',
-           'ConvLSTMCell']
+__all__ = ['DECODERS', 'position_grid', 'coordinate_channels', 'PositionEmbedding', 'SpatialBroadcastDecoder', 'DeconvDecoder',
+           'image_decoder', 'ConvLSTMCell']
 
 # %% ../../nbs/41_nn.layers.ipynb #2d57af7d
 def position_grid(height: int, width: int, device=None, dtype=None) -> Tensor:
@@ -23,6 +23,13 @@ def position_grid(height: int, width: int, device=None, dtype=None) -> Tensor:
     x = x.view(1, width).expand(height, width)                    # (H, W)
     y = y.view(height, 1).expand(height, width)                   # (H, W)
     return torch.stack([x, 1 - x, y, 1 - y], dim=-1)              # (H, W, 4)
+
+
+def coordinate_channels(height: int, width: int, device=None, dtype=None) -> Tensor:
+    "Two channels (y, x) of every pixel's coordinates, each from -1 to 1 along its axis, shape (2, H, W) (MONet, GENESIS)."
+    y = torch.linspace(-1, 1, height, device=device, dtype=dtype).view(height, 1).expand(height, width)
+    x = torch.linspace(-1, 1, width, device=device, dtype=dtype).view(1, width).expand(height, width)
+    return torch.stack([y, x])
 
 
 class PositionEmbedding(nn.Module):
@@ -41,17 +48,21 @@ class PositionEmbedding(nn.Module):
 
 # %% ../../nbs/41_nn.layers.ipynb #4fee29a9
 class SpatialBroadcastDecoder(nn.Module):
-    "Decode latents (N, D) into (N, out, H, W) for any H, W by broadcasting over a padded grid."
+    """Decode latents (N, D) into (N, out, H, W) for any H, W by broadcasting over a padded grid. `position`: 'embedding'
+    adds a learned projection of `position_grid` to the tiled latent (IODINE, EMORL); 'coords' appends two fixed
+    coordinate channels (y, x) in [-1, 1] to it (MONet, GENESIS)."""
 
     def __init__(self, latent_dim: int, output_channels: int = 4, hidden_channels: int = 64, num_layers: int = 4,
                  kernel_size: int = 3, padding: int = 0, output_kernel_size: int = 3, output_padding: int = 0,
-                 activation: str = "elu", channels_last: bool = False):
+                 activation: str = "elu", channels_last: bool = False, position: str = "embedding"):
         super().__init__()
         self.channels_last = channels_last  # NHWC activations: faster on CPU for the small decoder, slower for 'iodine'
         check_choice("activation", activation, ("elu", "relu"))
+        check_choice("position", position, ("embedding", "coords"))
         act = nn.ELU if activation == "elu" else nn.ReLU
-        self.position = PositionEmbedding(latent_dim)
-        layers, channels = [], latent_dim
+        self.latent_dim, self.position_kind = latent_dim, position
+        if position == "embedding": self.position = PositionEmbedding(latent_dim)
+        layers, channels = [], latent_dim + (2 if position == "coords" else 0)
         for _ in range(num_layers):
             layers += [nn.Conv2d(channels, hidden_channels, kernel_size, 1, padding), act()]
             channels = hidden_channels
@@ -63,12 +74,24 @@ class SpatialBroadcastDecoder(nn.Module):
         "Any positive size works."
         if height < 1 or width < 1: raise ValueError(f"cannot decode an image of size {height}x{width}")
 
+    def broadcast_input(self, tiled: Tensor) -> Tensor:
+        "What the first convolution sees, computed the plain way: tiled latents (N, D, h, w) with position added or appended."
+        if self.position_kind == "embedding": return self.position(tiled)
+        coords = coordinate_channels(*tiled.shape[-2:], tiled.device, tiled.dtype)
+        return torch.cat([tiled, coords[None].expand(tiled.shape[0], -1, -1, -1)], 1)
+
     def first_layer(self, z: Tensor, grid_h: int, grid_w: int) -> Tensor:
-        "The first convolution of (broadcast z + position embedding), (N, D) -> (N, hidden, h, w), without broadcasting z."
-        conv = self.net[0]
-        weight, (hidden, dim, k, _) = conv.weight, conv.weight.shape
-        embedding = self.position.project(position_grid(grid_h, grid_w, z.device, z.dtype)).permute(2, 0, 1)  # (D, Hg, Wg)
-        base = F.conv2d(embedding[None], weight, conv.bias, padding=conv.padding)               # (1, hidden, h, w)
+        "The first convolution of `broadcast_input`, (N, D) -> (N, hidden, h, w), without broadcasting z."
+        conv, dim = self.net[0], self.latent_dim
+        hidden, k = conv.weight.shape[0], conv.weight.shape[-1]
+        if self.position_kind == "embedding":   # conv(z ⊗ 1 + P) = conv(z ⊗ 1) + conv(P): one weight for both
+            weight = conv.weight
+            position = self.position.project(position_grid(grid_h, grid_w, z.device, z.dtype)).permute(2, 0, 1)  # (D, Hg, Wg)
+            base = F.conv2d(position[None], weight, conv.bias, padding=conv.padding)            # (1, hidden, h, w)
+        else:                                   # conv([z ⊗ 1, coords]) = conv(z ⊗ 1, W[:, :D]) + conv(coords, W[:, D:])
+            weight = conv.weight[:, :dim]
+            coords = coordinate_channels(grid_h, grid_w, z.device, z.dtype)                     # (2, Hg, Wg)
+            base = F.conv2d(coords[None], conv.weight[:, dim:], conv.bias, padding=conv.padding)
         if conv.padding == (0, 0):  # unpadded: conv(1, W[:, c]) is the same at every cell, the sum of W[:, c]'s taps
             per_latent = z @ weight.sum((2, 3)).t()                                             # (N, hidden)
             if not self.channels_last: return per_latent[:, :, None, None] + base              # (N, hidden, h, w)
