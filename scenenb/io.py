@@ -26,7 +26,8 @@ from .core import repo_paths
 # %% auto #0
 __all__ = ['TEMP_MARK', 'CHECKPOINT_FORMAT', 'CARD_FIELDS', 'atomic_open', 'atomic_write_text', 'remove_stale_temps',
            'atomic_path', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_state_checked',
-           'model_from_state', 'sha256_file', 'read_index', 'save_release', 'load_release', 'release_checkpoint']
+           'model_from_state', 'foreign_state', 'sha256_file', 'read_index', 'save_release', 'load_release',
+           'release_checkpoint']
 
 # %% ../nbs/01_io.ipynb #e9a22607
 TEMP_MARK = ".tmp-"
@@ -156,6 +157,18 @@ def model_from_state(state: dict, model_cls, config_cls, source: str = "<state>"
     model = model_cls(config_cls.from_dict(state["model_config"]))
     load_state_checked(model, state["model"], source)
     return model.eval()
+
+# %% ../nbs/01_io.ipynb #58c31d9b
+def foreign_state(checkpoint, key: str, what: str) -> tuple[dict, str]:
+    """The state dict inside another project's checkpoint — a path to a file `torch.save` wrote, or the loaded dict — under
+    `key` (a bare state dict works too), without `module.` prefixes; and a description of its origin for error messages."""
+    where = "the given state dict"
+    if isinstance(checkpoint, (str, os.PathLike)):
+        where = str(checkpoint)
+        if not os.path.isfile(where): raise FileNotFoundError(f"{what} checkpoint {where!r} does not exist")
+        checkpoint = torch.load(where, map_location="cpu", weights_only=True)
+    state = checkpoint.get(key, checkpoint)
+    return {k.removeprefix("module."): v for k, v in state.items()}, where
 
 # %% ../nbs/01_io.ipynb #c93b585c
 CARD_FIELDS = ("name", "model", "config", "training_data", "steps", "metrics", "experiment", "parameters")

@@ -123,31 +123,20 @@ def test_the_gpu_emorl_part_resumes_from_what_the_last_lease_returned(tmp_path, 
     assert json.loads((lease2 / "root" / "figures" / "paper" / "emorl_tetrominoes.json").read_text())["num_images"] == 3
 
 
-OFFICIAL_EMORL = ROOT / ".refs" / "emorl_official"
+
+PARITY = [("emorl_parity.py", "emorl_official", "lib/model.py", "official used 9 of 9 draws"),
+          ("genesis_parity.py", "genesis_official", "models/genesis_config.py", "draws used: official 8, ours 8 of 8")]
 
 
-@pytest.mark.skipif(not (OFFICIAL_EMORL / "lib" / "model.py").is_file(),
-                    reason="needs the official EfficientMORL code extracted into .refs/emorl_official (benchmarks/GPU.md, "
-                           "'Before the first call'); a clean clone has none")
-def test_emorl_is_the_official_network_given_its_weights_and_noise(child_env):
-    "load_official_emorl + the same standard-normal draws: every output and gradient matches the official code's."
+@pytest.mark.parametrize("script, refs, source, draws", PARITY, ids=["emorl", "genesis"])
+def test_the_model_is_the_official_network_given_its_weights_and_noise(script, refs, source, draws, child_env):
+    """load_official_* + the same standard-normal draws: every output and gradient matches the official code's. Needs the
+    official code extracted into .refs/ (benchmarks/GPU.md, 'Before the first call'); a clean clone has none."""
     import sys
-    r = subprocess.run([sys.executable, "benchmarks/emorl_parity.py", "--check", "--official", str(OFFICIAL_EMORL)],
+    official = ROOT / ".refs" / refs
+    if not (official / source).is_file(): pytest.skip(f"needs the official code extracted into .refs/{refs} (benchmarks/GPU.md, "
+                                                      "'Before the first call'); a clean clone has none")
+    r = subprocess.run([sys.executable, f"benchmarks/{script}", "--check", "--official", str(official)],
                        capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "largest output difference" in r.stdout and "official used 9 of 9 draws" in r.stdout
-
-
-OFFICIAL_GENESIS = ROOT / ".refs" / "genesis_official"
-
-
-@pytest.mark.skipif(not (OFFICIAL_GENESIS / "models" / "genesis_config.py").is_file(),
-                    reason="needs the official GENESIS code extracted into .refs/genesis_official (benchmarks/GPU.md, "
-                           "'Before the first call'); a clean clone has none")
-def test_genesis_is_the_official_network_given_its_weights_and_noise(child_env):
-    "load_official_genesis + the same standard-normal draws: every output and gradient matches the official code's."
-    import sys
-    r = subprocess.run([sys.executable, "benchmarks/genesis_parity.py", "--check", "--official", str(OFFICIAL_GENESIS)],
-                       capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "largest output difference" in r.stdout and "draws used: official 8, ours 8 of 8" in r.stdout
+    assert "largest output difference" in r.stdout and draws in r.stdout

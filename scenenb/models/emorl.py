@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -17,7 +16,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as checkpoint_fn
 
 from ..core import Config, check_choice, check_unit_interval
-from ..io import model_from_state
+from ..io import foreign_state, model_from_state
 from ..nn.distributions import gaussian_kl, gaussian_nll, gmm_nll, std_from_softplus
 from ..nn.layers import PositionEmbedding, image_decoder
 
@@ -476,13 +475,8 @@ def official_state_dict(model: EMORL) -> dict:
 def load_official_emorl(checkpoint, preset: str, **overrides) -> EMORL:
     """Our EMORL (eval mode) holding the weights of an official EfficientMORL checkpoint: a path to its `.pth` file or the
     loaded dict (its `model` entry, or a bare state dict). `preset` (and `overrides`) give what the weights do not store."""
-    where = "the given state dict"
-    if isinstance(checkpoint, (str, os.PathLike)):
-        where = str(checkpoint)
-        if not os.path.isfile(where): raise FileNotFoundError(f"official EfficientMORL checkpoint {where!r} does not exist")
-        checkpoint = torch.load(where, map_location="cpu", weights_only=True)
-    state = checkpoint.get("model", checkpoint)
-    keys = {k.removeprefix("module.").removeprefix("hvae_networks.") for k in state}
+    state, where = foreign_state(checkpoint, "model", "official EfficientMORL")
+    keys = {k.removeprefix("hvae_networks.") for k in state}
     model = EMORL(EMORLConfig.preset(preset, **{"update": "dual_gru" if "gru.cell.weight_ih_1" in keys else "gru", **overrides}))
     expected = model.state_dict()
     try:

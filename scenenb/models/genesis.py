@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -16,7 +15,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal
 
 from ..core import Config, check_choice, check_unit_interval
-from ..io import model_from_state
+from ..io import foreign_state, model_from_state
 from ..nn.distributions import gaussian_kl, gmm_nll
 from ..nn.layers import SpatialBroadcastDecoder
 
@@ -458,13 +457,8 @@ def official_genesis_state_dict(model: Genesis) -> dict:
 def load_official_genesis(checkpoint, preset: str, **overrides) -> Genesis:
     """Our Genesis (eval mode) holding the weights of an official GENESIS checkpoint: a path to its file or the loaded dict
     (its `model_state_dict`, or a bare state dict). K, the pixel σ, the stages and priors are read from it."""
-    where = "the given state dict"
-    if isinstance(checkpoint, (str, os.PathLike)):
-        where = str(checkpoint)
-        if not os.path.isfile(where): raise FileNotFoundError(f"official GENESIS checkpoint {where!r} does not exist")
-        checkpoint = torch.load(where, map_location="cpu", weights_only=True)
-    state = checkpoint.get("model_state_dict", checkpoint)
-    state = {k.removeprefix("module."): v for k, v in state.items() if ".pixel_coords." not in k}
+    state, where = foreign_state(checkpoint, "model_state_dict", "official GENESIS")
+    state = {k: v for k, v in state.items() if ".pixel_coords." not in k}
     if "comp_vae.encoder_module.module.0.weight" not in state and any(k.startswith("comp_vae.") for k in state):
         raise ValueError(f"{where}: a comp_symmetric component VAE, which load_official_genesis does not map")
     found = dict(two_stage=any(k.startswith("comp_vae.") for k in state), autoregressive_prior="prior_lstm.weight_ih_l0" in state,
