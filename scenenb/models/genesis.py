@@ -413,9 +413,9 @@ Genesis.sample = _sample
 def load_genesis(state: dict) -> Genesis:
     """The Genesis model saved in `state` (a dict with `model_config` and `model`, as fit() checkpoints hold), in eval mode.
     Checkpoints from before `decoder_position` existed (2026-12-04) hold a learned position embedding and load with it."""
-    if "decoder_position" not in state.get("model_config", {"decoder_position": None}) and \
-            any(".position.project." in k for k in state.get("model", {})):
-        state = {**state, "model_config": {**state["model_config"], "decoder_position": "embedding"}}
+    config, weights = state.get("model_config"), state.get("model", {})
+    if isinstance(config, dict) and "decoder_position" not in config and any(".position.project." in k for k in weights):
+        state = {**state, "model_config": {**config, "decoder_position": "embedding"}}
     return model_from_state(state, Genesis, GenesisConfig, "load_genesis")
 
 # %% ../../nbs/63_models.genesis.ipynb #59bb23ec
