@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emorl_step  # noqa: E402
+from emorl_side_curve import final_step  # noqa: E402
 
 from scenenb.data.datasets import GeneratedObjects  # noqa: E402
 from scenenb.metrics import fg_ari, mse  # noqa: E402
@@ -41,14 +42,7 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=4e-4)
 
     def readout():
-        if a.impl == "official":   # its refinement takes gradients even in eval mode, so no torch.no_grad here
-            out = forward(images)
-            last = max(int(k.split("_")[1]) for k in out if k.startswith("means_"))
-            masks = out[f"masks_{last}"].exp().detach()
-            recon = (masks * out[f"means_{last}"].detach()).sum(1)
-        else:
-            with torch.no_grad(): out = model(images)
-            masks, recon = out.masks, out.recon
+        masks, recon = final_step(a.impl, model, forward, images)
         return float(fg_ari(truth, masks.float()).mean()), float(mse(images, recon).mean())
 
     start = time.time()
