@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #85062778
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['seed_everything', 'seed_worker', 'get_device', 'RepoPaths', 'find_root', 'repo_paths', 'check_choice',
+__all__ = ['seed_everything', 'seed_worker', 'seeded', 'get_device', 'RepoPaths', 'find_root', 'repo_paths', 'check_choice',
            'check_unit_interval', 'Config']
 
 # %% ../nbs/00_core.ipynb #175c1ebf
@@ -38,6 +39,22 @@ def seed_worker(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
+
+# %% ../nbs/00_core.ipynb #bbd4a324
+@contextlib.contextmanager
+def seeded(seed: int | None, device: str | torch.device | None = None):
+    "Run the block with torch's CPU generator (and that of `device`, if it is a CUDA device) seeded with `seed`; restore their states after. None: do nothing."
+    if seed is None:
+        yield
+        return
+    if not isinstance(seed, int) or seed < 0: raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda, device_type="cuda"):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda:
+            with torch.cuda.device(index): torch.cuda.manual_seed(seed)
+        yield
 
 # %% ../nbs/00_core.ipynb #f50abaee
 def get_device(device: str | torch.device | None = "auto") -> torch.device:

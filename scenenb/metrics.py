@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .core import check_choice
+from .core import check_choice, seeded
 
 # %% auto #0
 __all__ = ['to_labels', 'contingency', 'ari_from_contingency', 'ari', 'fg_ari', 'segmentation_covering', 'msc', 'sc', 'mse',
@@ -285,18 +285,19 @@ def _first_batches(dataset, num_images: int, batch_size: int):
 
 # %% ../nbs/50_metrics.ipynb #875b7a3b
 def evaluate(model: torch.nn.Module, dataset, num_images: int = 320, batch_size: int = 32, refinement_iters: int | None = None,
-             background_entities: int = 1, device=None) -> dict:
+             background_entities: int = 1, device=None, seed: int | None = 0) -> dict:
     """Mean and std over the first `num_images` examples of `dataset` of ARI, fg-ARI, mSC, MSE, KL and NLL (nats and bits/dim).
 
     `model(images)` (plus `refinement_iters=` when given) must return `recon`, `masks`, `nll`, `kl`; it runs in eval mode
-    under `no_grad` on `device` (default: where its parameters are). Returns a flat dict: `ari`, `ari_std`, `fg_ari`, ... and `num_images`."""
+    under `no_grad` on `device` (default: where its parameters are), its random draws seeded with `seed` (`core.seeded`;
+    None: from the caller's generator). Returns a flat dict: `ari`, `ari_std`, `fg_ari`, ... and `num_images`."""
     if device is None: device = next(iter(model.parameters()), torch.zeros(0)).device
     was_training = model.training
     model.eval()
     scores = {k: [] for k in ("ari", "fg_ari", "msc", "mse", "kl", "nll", "bits_per_dim")}
     kwargs = {} if refinement_iters is None else {"refinement_iters": refinement_iters}
     try:
-        with torch.no_grad():
+        with torch.no_grad(), seeded(seed, device):
             for batch in _first_batches(dataset, num_images, batch_size):
                 images, truth = batch["image"].to(device).float(), batch["mask"].long()
                 out = model(images, **kwargs)
@@ -324,15 +325,17 @@ _NOT_FACTORS = ("visibility", "pixel_coords")
 
 
 def object_codes(model: torch.nn.Module, dataset, num_images: int = 320, batch_size: int = 32, factors=None,
-                 min_pixels: int = 1, background_entities: int = 1, refinement_iters: int | None = None, device=None) -> dict:
+                 min_pixels: int = 1, background_entities: int = 1, refinement_iters: int | None = None, device=None,
+                 seed: int | None = 0) -> dict:
     """Pairs (slot code, object factors) over the first `num_images` examples: dict(codes `[N, D]`, factors `[N, F]`
-    float64, names [F], discrete [F]). The data set yields `image`, `mask` and `factors`; the model returns `masks`, `latents`."""
+    float64, names [F], discrete [F]). The data set yields `image`, `mask` and `factors`; the model returns `masks`, `latents`;
+    its random draws are seeded with `seed` (None: the caller's generator)."""
     if device is None: device = next(iter(model.parameters()), torch.zeros(0)).device
     was_training, kwargs = model.training, ({} if refinement_iters is None else {"refinement_iters": refinement_iters})
     codes, values, names, discrete = [], [], None, None
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), seeded(seed, device):
             for batch in _first_batches(dataset, num_images, batch_size):
                 if "factors" not in batch: raise ValueError("object_codes needs examples with 'factors' (e.g. ObjectsDataset(..., factors=True))")
                 out = model(batch["image"].to(device).float(), **kwargs)
@@ -360,8 +363,8 @@ def object_codes(model: torch.nn.Module, dataset, num_images: int = 320, batch_s
 def object_dci(model: torch.nn.Module, dataset, num_images: int = 320, batch_size: int = 32, regressor: str = "gbt",
                test_fraction: float = 0.5, seed: int = 5, factors=None, min_pixels: int = 1, background_entities: int = 1,
                refinement_iters: int | None = None, device=None, **dci_options) -> dict:
-    "DCI of slot codes for object factors, EfficientMORL's protocol (see above); returns `dci`'s dict plus names and counts."
-    pairs = object_codes(model, dataset, num_images, batch_size, factors, min_pixels, background_entities, refinement_iters, device)
+    "DCI of slot codes for object factors, EfficientMORL's protocol (see above); `seed` draws the split and seeds the model's draws."
+    pairs = object_codes(model, dataset, num_images, batch_size, factors, min_pixels, background_entities, refinement_iters, device, seed)
     n = len(pairs["codes"])
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     test, train = order[:int(round(n * test_fraction))], order[int(round(n * test_fraction)):]

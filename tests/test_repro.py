@@ -2,7 +2,8 @@
 every experiment runs, a second run skips up-to-date steps, a changed parameter re-runs exactly that step and what
 depends on it, and a notebook broken on purpose is reported by cell, traceback and path while the rest still runs.
 The same graph runs with the plain engine where Jupyter cannot even be imported, and a training notebook run that
-way ends on a checkpoint when its time limit is spent or when `scenenb run` receives SIGTERM."""
+way ends on a checkpoint when its time limit is spent or when `scenenb run` receives SIGTERM. Two runs of the profile in
+fresh processes give the same weights and the same scores."""
 import copy
 import json
 import signal
@@ -129,6 +130,32 @@ def test_reproduce_runs_without_jupyter(tmp_path, child_env):
         executed = json.loads((ctx.runs / f"{name}.ipynb").read_text())
         assert executed["metadata"]["scenenb"]["engine"] == "plain" and executed["metadata"]["scenenb"]["returncode"] == 0
     assert json.loads((ctx.figures / "results.json").read_text())["results"]["eval_gqn"]["record"]["step"] == 3
+
+
+def test_two_runs_in_new_processes_give_the_same_weights_and_scores(tmp_path, child_env):
+    """The same seeds give the same numbers, run after run: every trained checkpoint of the smoke profile is the same tensor
+    for tensor, and every evaluation's record is the same number for number. (The PyTorch here starts each process from
+    a new seed, so a notebook that builds its model before seeding fails this; so does an evaluation that samples
+    without `seeded`.)"""
+    import torch
+
+    contexts = []
+    for name in ("first", "second"):
+        root = tmp_path / name
+        r = subprocess.run([sys.executable, "-m", "scenenb.cli", "reproduce", "--profile", "smoke", "--root", str(root),
+                            "--quiet", "--engine", "plain"], capture_output=True, text=True, env=child_env, timeout=900, cwd=ROOT)
+        assert r.returncode == 0 and "12 ran, 0 up to date, 0 failed" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
+        contexts.append(Context("smoke", root=root))
+    first, second = (json.loads((c.figures / "results.json").read_text())["results"] for c in contexts)
+    assert set(first) == {"eval_emorl", "eval_gqn", "eval_genesis"}
+    for name in first:
+        a, b = first[name]["record"], second[name]["record"]
+        assert {k: v for k, v in a.items() if k != "checkpoint"} == {k: v for k, v in b.items() if k != "checkpoint"}, name
+    checkpoints = sorted(p.relative_to(contexts[0].runs) for p in contexts[0].runs.rglob("ckpt-*.pt"))
+    assert len({p.parts[0] for p in checkpoints}) == 3, checkpoints   # one run folder per model
+    for path in checkpoints:
+        a, b = (torch.load(c.runs / path, map_location="cpu", weights_only=False)["model"] for c in contexts)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), path
 
 
 def test_a_time_limit_or_sigterm_ends_a_plain_run_on_a_checkpoint(tmp_path, child_env):
