@@ -203,7 +203,7 @@ def test_eval_genesis_scores_an_official_checkpoint(tmp_path):
 def test_the_released_quick_emorl_segments_generated_tetrominoes():
     """weights/emorl_quick_tetrominoes_cpu40k passes its sha256 check, loads, and on eval_emorl's test images (the first 320
     generated Tetrominoes of seed 1000, its draws seeded with 0) scores what its card records: a small EMORL that
-    segments the pieces (fg-ARI ≈ 0.87; random coherent partitions score at most 0.47). It guards the model and the
+    segments the pieces (fg-ARI 0.913; random coherent partitions score at most 0.47). It guards the model and the
     metrics against any change that would no longer reproduce a trained run (figures/emorl_quick_long/README.md)."""
     from scenenb.data.datasets import GeneratedObjects
     from scenenb.io import release_checkpoint

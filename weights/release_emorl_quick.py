@@ -1,4 +1,4 @@
-"""Write weights/emorl_quick_tetrominoes_cpu38k: the CPU run of figures/emorl_quick_long (the quick EMORL, GECO, float32).
+"""Write weights/emorl_quick_tetrominoes_cpu40k: the CPU run of figures/emorl_quick_long (the quick EMORL, GECO, float32).
 
 Needs that run's folder (the commands are in figures/emorl_quick_long/README.md): RUN=/tmp/emorl_long/runs/quick by
 default, its last checkpoint and its evaluation figures/emorl_quick_long/eval.json. Run from the repository root:
