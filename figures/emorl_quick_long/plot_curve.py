@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure
 
+from scenenb.viz import save_figure
+
 here = Path(__file__).parent
 runs = {"GECO (official target, from step 1,000)": "curve_geco.jsonl", "plain ELBO (the quick profile's objective)": "curve_elbo.jsonl"}
 fig = Figure(figsize=(9, 3.2))
@@ -24,5 +26,4 @@ ax_ari.set(xlabel="step (batch 16)", ylabel="fg-ARI, 320 test images", ylim=(0, 
 ax_mse.set(xlabel="step (batch 16)", ylabel="MSE, 320 test images", ylim=(0, 0.055))
 ax_ari.legend(fontsize=7, loc="lower right"); ax_mse.legend(fontsize=7, loc="lower left")
 fig.tight_layout()
-fig.savefig(here / "curve.png", dpi=100)
-print(here / "curve.png")
+print(save_figure(fig, here / "curve.png"))
