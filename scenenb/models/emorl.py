@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import torch
@@ -345,7 +345,10 @@ def _forward(self: EMORL, images: Tensor, refinement_iters: int | None = None, n
         if noise is not None: return noise[:, :, j]
         return torch.randn(B, K, D, device=images.device, dtype=images.dtype, generator=generator)
 
-    with torch.enable_grad():
+    outer_grad = torch.is_grad_enabled()
+    # refinement differentiates the loss w.r.t. the posterior, so it needs autograd even under torch.no_grad();
+    # without refinement steps an evaluation under no_grad builds no graph at all
+    with torch.set_grad_enabled(outer_grad or iters > 0):
         posteriors, attentions = self.posterior(self.encoder(images), K, draw)
         posterior = torch.cat(posteriors[-1], -1)                          # λ (B, K, 2D)
         if not posterior.requires_grad: posterior = posterior.detach().requires_grad_()
@@ -373,12 +376,21 @@ def _forward(self: EMORL, images: Tensor, refinement_iters: int | None = None, n
     weights = step_weights(iters, cfg.loss_weights).to(images.device, images.dtype)
     nlls, kls = torch.stack(step_nll), torch.stack(step_kl)                 # (I+1, B)
     loc, raw = posterior.chunk(2, -1)
-    return EMORLOutput(
+    output = EMORLOutput(
         recon=recon, masks=log_masks.exp(), components=components,
         nll=(weights[:, None] * nlls).sum(0), kl=(weights[:, None] * kls).sum(0),
         latents=loc, final_nll=nlls[-1], final_kl=kls[-1], posterior_scale=std_from_softplus(raw), log_masks=log_masks,
         steps=steps, attention=[a.view(B, K, 1, H, W) for a in attentions],
         loss_terms=dict(weights=weights, nll=nlls, kl=kls))
+    return output if outer_grad else _detached(output)
+
+
+def _detached(output: EMORLOutput) -> EMORLOutput:
+    "The same output with every tensor cut from the graph: what a caller under torch.no_grad() expects back."
+    cut = {f: getattr(output, f).detach() for f in ("recon", "masks", "components", "nll", "kl", "latents", "final_nll",
+                                                   "final_kl", "posterior_scale", "log_masks")}
+    return replace(output, **cut, attention=[a.detach() for a in output.attention],
+                   loss_terms={k: v.detach() for k, v in output.loss_terms.items()})
 
 EMORL.forward = _forward
 
