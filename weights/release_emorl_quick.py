@@ -25,7 +25,8 @@ card = dict(
     metrics={"evaluation": "eval_emorl on the first 320 generated test images (test seed 1000), no refinement steps",
              **{k: round(float(ev[k]), 6) for k in keys if k in ev}},
     experiment="nbs/experiments/train_emorl.ipynb",
-    parameters=dict(profile="quick", steps=60000, num_scenes=20000, max_minutes=80, log_every=100, objective="geco"),
+    parameters=dict(profile="quick", steps=60000, num_scenes=20000, max_minutes=80, log_every=100, objective="geco",
+                    config_overrides=dict(latent_dim=16, feature_dim=32, hidden_dim=64, init="torch")),
     run=run, stored_dtype="float32",
     notes=("The quick profile's small EMORL (z 16, features 32, hidden 64, no refinement, PyTorch's initialisation) trained "
            "on a 2-core CPU with the official GECO (target -1.224 per element, warm start 1,000) instead of the quick "

@@ -1,6 +1,6 @@
 """Draw curve.png of this folder from the curve_*.jsonl files (benchmarks/checkpoint_curve.py's output).
 
-Four runs of the quick model on 20,000 generated scenes: the official GECO (seed 0), the plain ELBO at the preset's
+Five runs of the quick model on 20,000 generated scenes: the official GECO (seed 0), the plain ELBO at the preset's
 σ 0.3 (seed 0), and the plain ELBO at σ 0.07 from the first step (seeds 0, 1 and 2).
 
 usage, from the repository root: python figures/emorl_quick_long/plot_curve.py
