@@ -789,6 +789,6 @@ TABLES.append(PaperTable(
           "the score of putting every pixel in one slot (1 on single-sprite scenes, 0 otherwise), on the same test images: "
           "a model separates sprites only when it is clearly above it. Being above it is not enough: a model that cuts the "
           "foreground into fixed regions of the image scores above it too, so check the segmentation column of the "
-          "reconstruction figure (the quick runs do this in part: see the GENESIS trials in `nbs/70_repro.ipynb`).",
+          "reconstruction figure (the quick runs before 2026-12-05 did so in part: see the GENESIS trials in `nbs/70_repro.ipynb`).",
     figures=("genesis_multi_dsprites_recon.png", "genesis_multi_dsprites_recon_colors.png", "genesis_multi_dsprites_recon_curve.png",
              "genesis_multi_dsprites_samples.png", "genesis_multi_dsprites_samples_components.png")))
