@@ -1,8 +1,8 @@
 """GENESIS on a CPU budget: which pixel σ and GECO goal let the quick configuration separate sprites?
 
-The quick profile's setting (the official multi_dsprites architecture, K 5, at 32×32; 2,000 generated
+The quick profile's setting (the official multi_dsprites architecture, K 5, at 32×32; generated
 `multi_dsprites_colored_on_colored` training scenes, seed 0; Adam, batch 16; the official GECO variant), with σ, the goal,
-the learning rate and the length as arguments. Every `--every` steps it evaluates on 64 generated test scenes
+the learning rate, the number of scenes, the decoder's position input and the length as arguments. Every `--every` steps it evaluates on 64 generated test scenes
 (seed 1000) and prints one JSON line: fg-ARI, ARI with the background, mSC, MSE, KL and GECO's β. One slot for every
 pixel scores fg-ARI 0.20 on these 64 images, so separation means clearly above that.
 
@@ -40,10 +40,10 @@ def main():
     p.add_argument("--every", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-scenes", type=int, default=2000, help="generated training scenes (the quick profile's: 2,000)")
+    p.add_argument("--num-scenes", type=int, default=2000, help="generated training scenes (the quick profile's until 2026-12-05: 2,000; now 20,000)")
     p.add_argument("--position", default="embedding", choices=("coords", "embedding"),
-                   help="the broadcast decoder's position input: `embedding`, as the quick profile and every trial recorded "
-                        "before 2026-12-05 (the option did not exist then), or the official `coords`")
+                   help="the broadcast decoder's position input: `embedding`, as every trial recorded before 2026-12-05 "
+                        "(the option did not exist then), or the official `coords` (the quick profile's since then)")
     a = p.parse_args()
     goal = {"gaussian": gaussian_goal(a.sigma), "official": OFFICIAL_GECO_GOAL, "elbo": float("nan")}.get(a.goal)
     goal = float(a.goal) if goal is None else goal
