@@ -45,12 +45,12 @@ def main():
                    help="the broadcast decoder's position input: `embedding`, as every trial recorded before 2026-12-05 "
                         "(the option did not exist then), or the official `coords` (the quick profile's since then)")
     a = p.parse_args()
-    goal = {"gaussian": gaussian_goal(a.sigma), "official": OFFICIAL_GECO_GOAL, "elbo": float("nan")}.get(a.goal)
-    goal = float(a.goal) if goal is None else goal
+    goal = {"gaussian": gaussian_goal(a.sigma), "official": OFFICIAL_GECO_GOAL, "elbo": None}.get(a.goal, a.goal)
+    goal = None if goal is None else float(goal)                    # None: the plain ELBO, no goal
     torch.set_num_threads(a.threads)
     train = list(GeneratedObjects(DATA, seed=0, num_scenes=a.num_scenes, size=SIZE, factors=False))
     test = list(GeneratedObjects(DATA, seed=1000, num_scenes=64, size=SIZE, factors=False))
-    loss = (make_objective("elbo") if a.goal == "elbo" else
+    loss = (make_objective("elbo") if goal is None else
             make_objective("geco_genesis", goal=goal, per="element", num_elements=3 * SIZE * SIZE))
     torch.manual_seed(a.seed)
     model = Genesis(GenesisConfig.preset("multi_dsprites", image_size=SIZE, pixel_std=a.sigma,
@@ -62,7 +62,7 @@ def main():
             log_every=50, checkpoint_every=a.every, progress="none"), objective=loss, out_dir=a.out, resume=True,
             forward=lambda net, batch: net(batch["image"]))
         s = evaluate(model, test, num_images=64, batch_size=32)
-        print(json.dumps({"step": stop, "sigma": a.sigma, "scenes": a.num_scenes, "goal": round(goal, 4), "seconds": round(time.time() - start),
+        print(json.dumps({"step": stop, "sigma": a.sigma, "scenes": a.num_scenes, "goal": None if goal is None else round(goal, 4), "seconds": round(time.time() - start),
                           **{k: round(float(s[k]), 4) for k in ("fg_ari", "ari", "msc", "mse", "kl")},
                           "beta": float(getattr(loss, "multiplier", 1.0))}), flush=True)
 

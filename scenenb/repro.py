@@ -594,7 +594,7 @@ QUICK_EMORL_SCENES = 20000  # generated training scenes (≈ 3 s to generate, 29
 QUICK_EMORL_EVAL = 128     # test images of the evaluation table (DCI with boosted trees grows with this)
 QUICK_GQN_STEPS = 1200     # ≈ 5 min of training (≈ 4 steps/s at batch 16, idle 2-core machine)
 QUICK_GQN_SCENES = 1000    # generated training scenes (10 views each)
-QUICK_GENESIS_STEPS = 3000  # ≈ 15 min of training at 32×32, batch 16 (≈ 3.4 steps/s idle, 589 s for 2,000 steps), σ 0.3: see above
+QUICK_GENESIS_STEPS = 3000  # ≈ 18 min at 32×32, batch 16 (1,051 s with data generation in the fresh clone of 2026-12-05), σ 0.3: see above
 QUICK_GENESIS_SCENES = 20000  # generated training scenes (32×32, 246 MB as float32)
 QUICK_GENESIS_EVAL = 128   # test images of the evaluation table
 
