@@ -610,7 +610,7 @@ register(Experiment(
     common=dict(preset="tetrominoes", dataset="tetrominoes", device="{device}", out_dir=EMORL_RUN),
     parameters=dict(
         smoke=dict(config_overrides=EMORL_SMOKE_MODEL, num_scenes=8, steps=3, batch_size=4, refinement_iters=1,
-                   refinement_curriculum=[[-1, 1], [2, 0]], geco_warm_start=1),
+                   refinement_curriculum=[[-1, 1], [2, 0]], geco_warm_start=1, threads=1),
         quick=dict(config_overrides=EMORL_QUICK_MODEL, num_scenes=QUICK_EMORL_SCENES, steps=QUICK_EMORL_STEPS, batch_size=16, lr=7e-4,
                    refinement_iters=0, refinement_curriculum=None, objective="elbo", log_every=10),
         paper=dict(data=lambda c: c.data_file("tetrominoes", "train"), num_scenes=60000, steps=200000, batch_size=32,
@@ -621,18 +621,18 @@ register(Experiment(
 register(Experiment(
     "eval_emorl", "eval_emorl.ipynb", depends_on=("train_emorl",), description="EMORL segmentation and disentanglement table",
     common=dict(run_dir=EMORL_RUN, out_dir="{figures}", name="emorl_tetrominoes", device="{device}"),
-    parameters=dict(smoke=dict(num_images=6, batch_size=4), quick=dict(num_images=QUICK_EMORL_EVAL, batch_size=32),
+    parameters=dict(smoke=dict(num_images=6, batch_size=4, threads=1), quick=dict(num_images=QUICK_EMORL_EVAL, batch_size=32),
                     paper=dict(data=lambda c: c.data_file("tetrominoes", "test", default="run"), num_images=320, batch_size=32)),
     outputs=("{figures}/emorl_tetrominoes.json", "{figures}/emorl_tetrominoes.md"), results="{figures}/emorl_tetrominoes.json"))
 register(Experiment(
     "fig_emorl_slots", "fig_emorl_slots.ipynb", depends_on=("train_emorl",), description="EMORL slots per inference step",
     common=dict(run_dir=EMORL_RUN, out_dir="{figures}", name="emorl_tetrominoes_slots"),
-    parameters=dict(smoke=dict(num_images=2), quick=dict(num_images=4), paper=dict(num_images=4)),
+    parameters=dict(smoke=dict(num_images=2, threads=1), quick=dict(num_images=4), paper=dict(num_images=4)),
     outputs=("{figures}/emorl_tetrominoes_slots.png",)))
 register(Experiment(
     "fig_emorl_traversals", "fig_emorl_traversals.ipynb", depends_on=("train_emorl",), description="EMORL latent traversals",
     common=dict(run_dir=EMORL_RUN, out_dir="{figures}", name="emorl_tetrominoes_traversal"),
-    parameters=dict(smoke=dict(num_images=4, num_dims=2, num_values=3), quick=dict(num_images=16, num_dims=3, num_values=9),
+    parameters=dict(smoke=dict(num_images=4, num_dims=2, num_values=3, threads=1), quick=dict(num_images=16, num_dims=3, num_values=9),
                     paper=dict(num_images=16, num_dims=3, num_values=9)),
     outputs=("{figures}/emorl_tetrominoes_traversal_dim*.gif",)));
 

@@ -27,10 +27,10 @@ def pipeline(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("experiments")
     run_dir, fig_dir = tmp / "run", tmp / "figures"
     run_notebook("train_emorl", tmp, preset="tetrominoes", config_overrides=TINY_MODEL, num_scenes=8, steps=3, batch_size=4,
-                 refinement_iters=1, refinement_curriculum=[[-1, 1], [2, 0]], geco_warm_start=1, out_dir=str(run_dir))
-    run_notebook("eval_emorl", tmp, run_dir=str(run_dir), num_images=6, batch_size=4, out_dir=str(fig_dir), name="table")
-    run_notebook("fig_emorl_slots", tmp, run_dir=str(run_dir), num_images=2, out_dir=str(fig_dir), name="slots")
-    run_notebook("fig_emorl_traversals", tmp, run_dir=str(run_dir), num_images=4, num_dims=2, num_values=3,
+                 refinement_iters=1, refinement_curriculum=[[-1, 1], [2, 0]], geco_warm_start=1, threads=1, out_dir=str(run_dir))
+    run_notebook("eval_emorl", tmp, run_dir=str(run_dir), num_images=6, batch_size=4, threads=1, out_dir=str(fig_dir), name="table")
+    run_notebook("fig_emorl_slots", tmp, run_dir=str(run_dir), num_images=2, threads=1, out_dir=str(fig_dir), name="slots")
+    run_notebook("fig_emorl_traversals", tmp, run_dir=str(run_dir), num_images=4, num_dims=2, num_values=3, threads=1,
                  out_dir=str(fig_dir), name="traversal")
     return run_dir, fig_dir
 
@@ -52,6 +52,7 @@ def test_training_writes_checkpoint_config_and_curve(pipeline):
     run = json.loads((run_dir / "run.json").read_text())
     assert run["model_config"]["latent_dim"] == 8 and run["model_config"]["refinement_iters"] == 1
     assert run["objective"] == "EMORLGECO"  # the tetrominoes preset trains with GECO
+    assert run["threads"] == 1  # `threads` reached torch (a fresh kernel on this machine starts with one per core)
     assert [h["step"] for h in run["history"]] == [1, 2, 3] and all(math.isfinite(h["loss"]) for h in run["history"])
     # the refinement curriculum [[-1, 1], [2, 0]]: one refinement step for steps 0-1, none from step 2 on
     assert run["refinement_curriculum"] == [[-1, 1], [2, 0]]
