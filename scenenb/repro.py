@@ -734,7 +734,8 @@ TABLES.append(PaperTable(
           "K random points), which score 0.28, 0.42 and 0.47 for K = 2, 3 and 4: below that, the slots follow position rather "
           "than objects. The slot figure's `recon` column shows whether the pieces are reconstructed at all. The quick profile trains "
           "the plain ELBO at σ 0.07 (`log_scale` −2.659), the effective σ of the official GECO when its slots take the pieces; "
-          "seeds vary widely at this length (fg-ARI at step 6,000 on 320 test images: 0.825 / 0.637 / 0.187 for seeds 0 / 1 / 2; "
+          "seeds vary widely at this length (fg-ARI at step 6,000 on 320 test images: 0.825 / 0.637 / 0.187 / 0.207 / 0.193 for "
+          "seeds 0–4; the last three keep four identical slots; "
           "`nbs/70_repro.ipynb`).",
     figures=("emorl_tetrominoes_slots.png", "emorl_tetrominoes_traversal_dim*.gif")))
 
