@@ -16,6 +16,7 @@ def test_notebook(notebook, monkeypatch):
     from nbdev.test import test_nb
 
     monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("IN_TEST", raising=False)  # test_nb sets it for good; removed again after the test
     flags = get_config().tst_flags.split()
     force = os.environ.get("SCENENB_TEST_FLAGS", "").split()
     ok, seconds = test_nb(notebook, skip_flags=flags, force_flags=force)
