@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 import json
 import os
@@ -32,8 +33,9 @@ __all__ = ['PROFILES', 'DEFAULT_DEVICE', 'EXPERIMENTS_DIR', 'EXPERIMENTS', 'ENGI
            'GENESIS_SMOKE_MODEL', 'GENESIS_QUICK_MODEL', 'GENESIS_TEST', 'EMORL_OFFICIAL', 'GENESIS_OFFICIAL',
            'Context', 'resolve', 'Experiment', 'register', 'run_order', 'dependents', 'notebook_hash', 'content_hash',
            'step_record', 'read_manifest', 'write_manifest', 'step_status', 'failure_report', 'resolve_engine',
-           'NotebookRunError', 'parameter_lines', 'plain_script', 'run_plain', 'StepResult', 'Report', 'execute',
-           'reproduce', 'Metric', 'PaperTable', 'results_markdown', 'write_results_md', 'write_results']
+           'notebook_parameters', 'check_parameters', 'NotebookRunError', 'parameter_lines', 'plain_script',
+           'run_plain', 'StepResult', 'Report', 'execute', 'reproduce', 'Metric', 'PaperTable', 'results_markdown',
+           'write_results_md', 'write_results']
 
 # %% ../nbs/70_repro.ipynb #4a866dfe
 PROFILES = ("smoke", "quick", "paper")
@@ -223,7 +225,8 @@ def failure_report(name: str, error: BaseException, executed: Path, notebook: Pa
             except (OSError, ValueError, KeyError): pass
         head += f": cell {cell} (In [{getattr(error, 'exec_count', '?')}]): {source[0] if source else ''}"
     lines = [l for l in lines if l.strip()][-tail:]
-    return "\n".join([head, *("    " + l for l in lines), f"  executed notebook: {executed}"])
+    where = f"  executed notebook: {executed}" if Path(executed).exists() else "  (no executed notebook: it stopped before running)"
+    return "\n".join([head, *("    " + l for l in lines), where])
 
 # %% ../nbs/70_repro.ipynb #0dae739c
 ENGINES = ("auto", "papermill", "plain")
@@ -236,6 +239,30 @@ def resolve_engine(engine: str) -> str:
     try: import papermill, ipykernel   # noqa: F401  (imported, not only found: a broken install counts as absent)
     except ImportError: return "plain"
     return "papermill"
+
+
+def notebook_parameters(notebook) -> list[str] | None:
+    "The names the cell tagged `parameters` of `notebook` assigns, in order; None when no cell is tagged."
+    cells = [c for c in _cells(notebook) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells: return None
+    try: tree = ast.parse(cells[0]["source"])
+    except SyntaxError as e: raise ValueError(f"{notebook}: its parameters cell is not valid Python ({e})") from e
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
+
+
+def check_parameters(notebook, parameters: dict, where: str | None = None) -> None:
+    "A ValueError naming each of `parameters` that the notebook's parameters cell does not define, and the ones it does."
+    known = notebook_parameters(notebook)
+    unknown = [k for k in parameters if known is not None and k not in known]
+    if unknown:
+        close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+        hint = "; ".join(f"{k!r} (did you mean {c[0]!r}?)" if c else repr(k) for k, c in close.items())
+        raise ValueError(f"{where + ': ' if where else ''}{Path(notebook).name} has no parameter {hint}; "
+                         f"its parameters cell defines {', '.join(known)}")
 
 
 class NotebookRunError(RuntimeError):
@@ -400,6 +427,7 @@ def execute(experiment: Experiment, ctx: Context, parameters: dict | None = None
     executed = ctx.runs / f"{experiment.name}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     parameters = experiment.parameters_for(ctx) if parameters is None else parameters
+    check_parameters(experiment.path, parameters, experiment.name)
     if engine == "plain":
         run_plain(experiment.path, executed, parameters, cwd=EXPERIMENTS_DIR.parents[1], log_output=log_output)
         return executed
