@@ -24,8 +24,8 @@ from torch.utils.data import Subset
 from scenenb.data.datasets import GeneratedObjects
 from scenenb.metrics import evaluate
 from scenenb.models.genesis import OFFICIAL_GECO_GOAL, Genesis, GenesisConfig, gaussian_goal
-from scenenb.train import FitConfig, fit, make_objective
-from scenenb.train.engine import latest_checkpoint
+from scenenb.io import load_checkpoint
+from scenenb.train import FitConfig, fit, latest_checkpoint, make_objective
 
 SIZE, DATA = 32, "multi_dsprites_colored_on_colored"
 
@@ -56,7 +56,7 @@ def main():
     model = Genesis(GenesisConfig.preset("multi_dsprites", image_size=SIZE, pixel_std=a.sigma,
                                                      decoder_position=a.position))
     start, done = time.time(), latest_checkpoint(Path(a.out) / "checkpoints")
-    done = int(done.stem.split("-")[1]) if done else 0              # a resumed trial reports only the steps it trains
+    done = load_checkpoint(done)["step"] if done else 0             # a resumed trial reports only the steps it trains
     for stop in range((done // a.every + 1) * a.every, a.steps + 1, a.every):
         fit(model, Subset(train, range(len(train))), FitConfig(steps=stop, batch_size=16, lr=a.lr, seed=a.seed, device="cpu",
             log_every=50, checkpoint_every=a.every, progress="none"), objective=loss, out_dir=a.out, resume=True,

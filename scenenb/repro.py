@@ -257,7 +257,7 @@ def notebook_parameters(notebook) -> list[str] | None:
 def check_parameters(notebook, parameters: dict, where: str | None = None) -> None:
     "A ValueError naming each of `parameters` that the notebook's parameters cell does not define, and the ones it does."
     known = notebook_parameters(notebook)
-    unknown = [k for k in parameters if known is not None and k not in known]
+    unknown = [k for k in parameters if k not in known] if known is not None else []
     if unknown:
         close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
         hint = "; ".join(f"{k!r} (did you mean {c[0]!r}?)" if c else repr(k) for k, c in close.items())
