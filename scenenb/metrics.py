@@ -16,8 +16,9 @@ from .core import check_choice, seeded
 
 # %% auto #0
 __all__ = ['to_labels', 'contingency', 'ari_from_contingency', 'ari', 'fg_ari', 'segmentation_covering', 'msc', 'sc', 'mse',
-           'bits_per_dim', 'mean_std', 'activeness', 'hungarian_match', 'match_slots_to_objects', 'dci',
-           'boosted_trees', 'evaluate', 'object_codes', 'object_dci', 'traversal_activeness']
+           'bits_per_dim', 'mean_std', 'voronoi_partitions', 'coherent_chance', 'activeness', 'hungarian_match',
+           'match_slots_to_objects', 'dci', 'boosted_trees', 'evaluate', 'object_codes', 'object_dci',
+           'traversal_activeness']
 
 # %% ../nbs/50_metrics.ipynb #fd9b2f39
 def to_labels(segmentation: Tensor) -> Tensor:
@@ -98,6 +99,29 @@ def mean_std(values: Tensor) -> tuple[float, float]:
     values = values.double().flatten()
     values = values[~torch.isnan(values)]
     return values.mean().item(), values.std(unbiased=False).item()
+
+# %% ../nbs/50_metrics.ipynb #1402a399
+def voronoi_partitions(batch: int, height: int, width: int, num_regions: int, generator: torch.Generator | None = None) -> Tensor:
+    "Label maps `[B, H, W]` that ignore any image: each pixel labelled with its nearest of `num_regions` centres drawn uniformly per map."
+    if num_regions < 1: raise ValueError(f"num_regions must be >= 1, got {num_regions}")
+    centres = torch.rand(batch, num_regions, 2, generator=generator, dtype=torch.float64) * torch.tensor([height, width])
+    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
+    grid = torch.stack([ys, xs], -1).view(1, 1, height * width, 2).double()   # pixel centres
+    return (grid - centres[:, :, None]).square().sum(-1).argmin(1).view(batch, height, width)
+
+
+def coherent_chance(truth: Tensor, num_regions: int, draws: int = 10, seed: int = 0, background_entities: int = 1) -> dict:
+    """fg-ARI and mSC of `draws` Voronoi partitions into `num_regions` regions per true segmentation (any form `to_labels`
+    takes): each image's scores averaged over its draws, then mean and std over images (keys `fg_ari`, `fg_ari_std`, `msc`,
+    `msc_std`). Seeded by `seed`, independent of the global generator."""
+    truth = to_labels(truth)
+    generator = torch.Generator().manual_seed(seed)
+    parts = [voronoi_partitions(*truth.shape, num_regions, generator) for _ in range(draws)]
+    out = {}
+    for name, metric in (("fg_ari", fg_ari), ("msc", msc)):
+        per_image = torch.stack([metric(truth, p, background_entities) for p in parts]).nanmean(0)   # [B]
+        out[name], out[f"{name}_std"] = mean_std(per_image)
+    return out
 
 # %% ../nbs/50_metrics.ipynb #b2267d90
 def activeness(latents: Tensor) -> Tensor:
