@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
 	$(BIN)/python benchmarks/data_throughput.py
 
-# Regenerate every figure and table: the experiment notebooks with the quick profile (CPU, under 30 minutes).
+# Regenerate every figure and table: the experiment notebooks with the quick profile (CPU, about 35 minutes on 2 cores).
 .PHONY: reproduce
 reproduce: $(STAMP)
 	$(BIN)/scenenb reproduce --profile quick
