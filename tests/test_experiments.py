@@ -157,16 +157,40 @@ def test_tiny_emorl_leaves_the_black_background_plateau():
     assert trained["mse"] < black - 0.003, (trained["mse"], black)
 
 
+TINY_GENESIS = {"image_size": 32, "num_slots": 3, "mask_latent_dim": 8, "component_latent_dim": 4, "pixel_std": 0.3}
+
+
 def test_train_genesis_under_bf16_autocast(tmp_path):
     "`train_genesis -p amp bf16` trains under CPU bfloat16 autocast, says so in run.json, and its losses stay finite."
     run_dir = tmp_path / "run"
-    run_notebook("train_genesis", tmp_path, config_overrides={"image_size": 32, "num_slots": 3, "mask_latent_dim": 8,
-                 "component_latent_dim": 4, "pixel_std": 0.3}, num_scenes=4, steps=3, batch_size=2, threads=1, amp="bf16",
-                 out_dir=str(run_dir))
+    run_notebook("train_genesis", tmp_path, config_overrides=TINY_GENESIS, num_scenes=4, steps=3, batch_size=2, threads=1,
+                 amp="bf16", out_dir=str(run_dir))
     run = json.loads((run_dir / "run.json").read_text())
     assert run["fit_config"]["amp"] == "bf16" and run["step"] == 3
     losses = [h["loss"] for h in run["history"] if "loss" in h]
     assert len(losses) == 3 and all(math.isfinite(x) for x in losses), losses
+
+
+def test_eval_genesis_leaves_out_every_background_entity_of_rooms(tmp_path):
+    """Generated GQN rooms have three background entities (sky, walls, floor): eval_genesis takes the count from the data
+    and leaves all three out of fg-ARI and mSC (and their one-slot and chance rows), not only label 0."""
+    import torch
+
+    from scenenb.data.datasets import GeneratedObjects
+    from scenenb.metrics import fg_ari, mean_std
+
+    run_dir, fig_dir = tmp_path / "run", tmp_path / "figures"
+    run_notebook("train_genesis", tmp_path, preset="gqn_rooms", dataset="rooms_ring_camera", config_overrides=TINY_GENESIS,
+                 num_scenes=4, steps=2, batch_size=2, threads=1, out_dir=str(run_dir))
+    run_notebook("eval_genesis", tmp_path, run_dir=str(run_dir), num_images=6, batch_size=3, threads=1, out_dir=str(fig_dir),
+                 name="rooms")
+    record = json.loads((fig_dir / "rooms.json").read_text())
+    test_set = GeneratedObjects("rooms_ring_camera", seed=1000, num_scenes=6, size=32, factors=False)
+    truth = torch.stack([e["mask"] for e in test_set]).long()
+    one_slot = torch.ones(6, 1, 32, 32)
+    assert record["background_entities"] == 3
+    assert record["fg_ari_one_slot"] == pytest.approx(mean_std(fg_ari(truth, one_slot, 3))[0])
+    assert mean_std(fg_ari(truth, one_slot, 3))[0] != pytest.approx(mean_std(fg_ari(truth, one_slot, 1))[0])
 
 
 def test_eval_emorl_scores_an_official_checkpoint(tmp_path):

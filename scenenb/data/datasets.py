@@ -153,6 +153,7 @@ class ObjectsDataset(Dataset, _ObjectsOptions):
         n, v = self.source.shape[:2]
         if not 0 <= self.view < v: raise ValueError(f"{path}: view={self.view} but the file has {v} view(s) per scene")
         self.entities = int(self.source.attrs["entities"])
+        self.background = int(self.source.attrs.get("background_entities", 1))  # the first labels, left out of fg-ARI
         self.indices = np.arange(n)
         if self.max_objects is not None:
             if "factors/visibility" not in self.source.keys:
