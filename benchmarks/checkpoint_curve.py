@@ -41,7 +41,7 @@ def evaluate_folder(a, done: set) -> None:
             model = load_emorl(state)
             test = GeneratedObjects(dataset, seed=a.test_seed, num_scenes=a.num_images, preset=a.data_preset, factors=False)
         torch.manual_seed(a.test_seed)
-        s = evaluate(model, test, num_images=a.num_images, batch_size=32, device="cpu")
+        s = evaluate(model, test, num_images=a.num_images, batch_size=32, device="cpu", background_entities=test.background)
         record = dict(step=state["step"], **{k: round(s[k], 3) for k in ("fg_ari", "msc", "ari")}, mse=round(s["mse"], 4),
                       kl=round(s["kl"], 1))
         print(json.dumps(record), flush=True)
