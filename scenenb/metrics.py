@@ -105,9 +105,11 @@ def voronoi_partitions(batch: int, height: int, width: int, num_regions: int, ge
     "Label maps `[B, H, W]` that ignore any image: each pixel labelled with its nearest of `num_regions` centres drawn uniformly per map."
     if num_regions < 1: raise ValueError(f"num_regions must be >= 1, got {num_regions}")
     centres = torch.rand(batch, num_regions, 2, generator=generator, dtype=torch.float64) * torch.tensor([height, width])
-    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
-    grid = torch.stack([ys, xs], -1).view(1, 1, height * width, 2).double()   # pixel centres
-    return (grid - centres[:, :, None]).square().sum(-1).argmin(1).view(batch, height, width)
+    ys = torch.arange(height, dtype=torch.float64) + 0.5                       # pixel centres
+    xs = torch.arange(width, dtype=torch.float64) + 0.5
+    dy = (ys[None, None, :, None] - centres[..., 0, None, None]).square()      # (B, K, H, 1)
+    dx = (xs[None, None, None, :] - centres[..., 1, None, None]).square()      # (B, K, 1, W)
+    return (dy + dx).argmin(1)                                                 # (B, H, W)
 
 
 def coherent_chance(truth: Tensor, num_regions: int, draws: int = 10, seed: int = 0, background_entities: int = 1) -> dict:
