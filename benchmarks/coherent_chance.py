@@ -20,7 +20,7 @@ import argparse
 import torch
 
 from scenenb.data.datasets import GeneratedObjects
-from scenenb.metrics import coherent_chance, fg_ari, mean_std, msc
+from scenenb.metrics import coherent_chance, partition_scores
 
 
 def main():
@@ -38,20 +38,18 @@ def main():
     true = true.view(true.shape[0], *true.shape[-2:])  # (B, H, W)
     background = data.background
     B, H, W = true.shape
-    rows = [("one slot", *mean_std(fg_ari(true, torch.zeros_like(true), background)),
-             *mean_std(msc(true, torch.zeros_like(true), background)))]
-    for k in a.voronoi:
-        r = coherent_chance(true, k, draws=a.draws, seed=0, background_entities=background)
-        rows.append((f"voronoi {k}", r["fg_ari"], r["fg_ari_std"], r["msc"], r["msc_std"]))
     generator = torch.Generator().manual_seed(0)
+    scored = {"one slot": partition_scores(true, [torch.zeros_like(true)], background)}
     for k in a.voronoi:
-        parts = [torch.randint(k, (B, H, W), generator=generator) for _ in range(a.draws)]
-        per_image = [torch.stack([metric(true, q, background) for q in parts]).nanmean(0) for metric in (fg_ari, msc)]
-        rows.append((f"pixels {k}", *mean_std(per_image[0]), *mean_std(per_image[1])))
+        scored[f"voronoi {k}"] = coherent_chance(true, k, draws=a.draws, seed=0, background_entities=background)
+    for k in a.voronoi:
+        scored[f"pixels {k}"] = partition_scores(true, [torch.randint(k, (B, H, W), generator=generator) for _ in range(a.draws)],
+                                                 background)
     print(f"{a.dataset}, seed {a.seed}, first {B} images, {H}×{W}{', preset ' + a.preset if a.preset else ''}; "
           f"{a.draws} draws per image\n")
     print("| partition | fg-ARI | mSC |\n|---|---:|---:|")
-    for name, m, s, mm, ms in rows: print(f"| {name} | {m:.3f} ± {s:.3f} | {mm:.3f} ± {ms:.3f} |")
+    for name, r in scored.items():
+        print(f"| {name} | {r['fg_ari']:.3f} ± {r['fg_ari_std']:.3f} | {r['msc']:.3f} ± {r['msc_std']:.3f} |")
 
 
 if __name__ == "__main__":

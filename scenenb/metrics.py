@@ -16,9 +16,9 @@ from .core import check_choice, seeded
 
 # %% auto #0
 __all__ = ['to_labels', 'contingency', 'ari_from_contingency', 'ari', 'fg_ari', 'segmentation_covering', 'msc', 'sc', 'mse',
-           'bits_per_dim', 'mean_std', 'voronoi_partitions', 'coherent_chance', 'activeness', 'hungarian_match',
-           'match_slots_to_objects', 'dci', 'boosted_trees', 'evaluate', 'object_codes', 'object_dci',
-           'traversal_activeness']
+           'bits_per_dim', 'mean_std', 'voronoi_partitions', 'partition_scores', 'coherent_chance', 'activeness',
+           'hungarian_match', 'match_slots_to_objects', 'dci', 'boosted_trees', 'evaluate', 'object_codes',
+           'object_dci', 'traversal_activeness']
 
 # %% ../nbs/50_metrics.ipynb #fd9b2f39
 def to_labels(segmentation: Tensor) -> Tensor:
@@ -112,18 +112,25 @@ def voronoi_partitions(batch: int, height: int, width: int, num_regions: int, ge
     return (dy + dx).argmin(1)                                                 # (B, H, W)
 
 
-def coherent_chance(truth: Tensor, num_regions: int, draws: int = 10, seed: int = 0, background_entities: int = 1) -> dict:
-    """fg-ARI and mSC of `draws` Voronoi partitions into `num_regions` regions per true segmentation (any form `to_labels`
-    takes): each image's scores averaged over its draws, then mean and std over images (keys `fg_ari`, `fg_ari_std`, `msc`,
-    `msc_std`). Seeded by `seed`, independent of the global generator."""
+def partition_scores(truth: Tensor, partitions: list[Tensor], background_entities: int = 1) -> dict:
+    """fg-ARI and mSC of segmentations that are not a model's: `partitions` (label maps like `truth`, several draws)
+    scored against `truth`, each image's scores averaged over the draws, then mean and std over images (keys `fg_ari`,
+    `fg_ari_std`, `msc`, `msc_std`)."""
     truth = to_labels(truth)
-    generator = torch.Generator().manual_seed(seed)
-    parts = [voronoi_partitions(*truth.shape, num_regions, generator) for _ in range(draws)]
     out = {}
     for name, metric in (("fg_ari", fg_ari), ("msc", msc)):
-        per_image = torch.stack([metric(truth, p, background_entities) for p in parts]).nanmean(0)   # [B]
+        per_image = torch.stack([metric(truth, p, background_entities) for p in partitions]).nanmean(0)   # [B]
         out[name], out[f"{name}_std"] = mean_std(per_image)
     return out
+
+
+def coherent_chance(truth: Tensor, num_regions: int, draws: int = 10, seed: int = 0, background_entities: int = 1) -> dict:
+    """`partition_scores` of `draws` Voronoi partitions into `num_regions` regions per true segmentation (any form
+    `to_labels` takes). Seeded by `seed`, independent of the global generator."""
+    truth = to_labels(truth)
+    generator = torch.Generator().manual_seed(seed)
+    return partition_scores(truth, [voronoi_partitions(*truth.shape, num_regions, generator) for _ in range(draws)],
+                            background_entities)
 
 # %% ../nbs/50_metrics.ipynb #b2267d90
 def activeness(latents: Tensor) -> Tensor:
