@@ -124,19 +124,22 @@ def test_the_gpu_emorl_part_resumes_from_what_the_last_lease_returned(tmp_path, 
 
 
 
-PARITY = [("emorl_parity.py", "emorl_official", "lib/model.py", "official used 9 of 9 draws"),
-          ("genesis_parity.py", "genesis_official", "models/genesis_config.py", "draws used: official 8, ours 8 of 8")]
+PARITY = [("emorl_parity.py", "emorl_official", "lib/model.py", "official used 9 of 9 draws", ["--official"]),
+          ("genesis_parity.py", "genesis_official", "models/genesis_config.py", "draws used: official 8, ours 8 of 8", ["--official"]),
+          ("gqn_parity.py", "torch_gqn", "model.py", "draws used: torch-gqn 3 of 3 per pass",
+           ["--representation", "pool", "--steps", "3", "--context", "2", "--torch-gqn"])]
 
 
-@pytest.mark.parametrize("script, refs, source, draws", PARITY, ids=["emorl", "genesis"])
-def test_the_model_is_the_official_network_given_its_weights_and_noise(script, refs, source, draws, child_env):
-    """load_official_* + the same standard-normal draws: every output and gradient matches the official code's. Needs the
-    official code extracted into .refs/ (benchmarks/GPU.md, 'Before the first call'); a clean clone has none."""
+@pytest.mark.parametrize("script, refs, source, draws, args", PARITY, ids=["emorl", "genesis", "gqn_torch_gqn"])
+def test_the_model_is_the_official_network_given_its_weights_and_noise(script, refs, source, draws, args, child_env):
+    """load_official_* (load_torch_gqn for GQN) + the same standard-normal draws: every output and gradient matches the
+    reference code's. Needs that code extracted into .refs/ (benchmarks/GPU.md, 'Before the first call'); a clean clone
+    has none."""
     import sys
     official = ROOT / ".refs" / refs
     if not (official / source).is_file(): pytest.skip(f"needs the official code extracted into .refs/{refs} (benchmarks/GPU.md, "
                                                       "'Before the first call'); a clean clone has none")
-    r = subprocess.run([sys.executable, f"benchmarks/{script}", "--check", "--official", str(official)],
+    r = subprocess.run([sys.executable, f"benchmarks/{script}", "--check", *args, str(official)],
                        capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "largest output difference" in r.stdout and draws in r.stdout

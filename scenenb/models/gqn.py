@@ -22,7 +22,8 @@ from ..nn.layers import ConvLSTMCell
 # %% auto #0
 __all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d', 'broadcast_pose', 'Tower', 'Pool', 'Pyramid',
            'representation_network', 'StaticGates', 'DRAWGenerator', 'bits_per_dim', 'GQNOutput', 'GQN',
-           'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn']
+           'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn', 'torch_gqn_config',
+           'port_torch_gqn_state', 'load_torch_gqn']
 
 # %% ../../nbs/62_models.gqn.ipynb #98e79d0a
 @dataclass
@@ -42,6 +43,8 @@ class GQNConfig(Config):
     latent_std: str = "exp"              # exp (torch-gqn) | softplus (tf-gqn)
     output: str = "linear"               # linear | sigmoid
     query_downsample: str = "conv"       # conv | space_to_depth
+    vector_upsample: str = "broadcast"   # broadcast (tf-gqn) | learned (torch-gqn: a 1x1 -> grid transposed conv per core and step)
+    grid_size: int = 16                  # cells per side of the cores' grid; only vector_upsample="learned" is built for one
     stop_grad_posterior_sample: bool = False
     checkpoint: bool = False             # gradient checkpointing of the cores
     sigma_start: float = 2.0
@@ -70,8 +73,9 @@ class GQNConfig(Config):
         check_choice("latent_std", self.latent_std, ("exp", "softplus"))
         check_choice("output", self.output, ("linear", "sigmoid"))
         check_choice("query_downsample", self.query_downsample, ("conv", "space_to_depth"))
+        check_choice("vector_upsample", self.vector_upsample, ("broadcast", "learned"))
         for name in ("pose_dim", "image_channels", "r_dim", "hidden", "canvas_channels", "z_dim", "steps",
-                     "sigma_steps", "lr_steps", "batch_size"):
+                     "sigma_steps", "lr_steps", "batch_size", "grid_size"):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.kernel_size % 2 == 0: raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
         if self.representation == "pyramid" and self.r_dim % 8: raise ValueError(f"the pyramid needs r_dim divisible by 8, got {self.r_dim}")
@@ -160,20 +164,34 @@ def representation_network(config: GQNConfig) -> nn.Module:
 
 # %% ../../nbs/62_models.gqn.ipynb #9cb6c52e
 class StaticGates(nn.Module):
-    "Gate pre-activations of inputs that are constant over the steps: a 'same' conv over [spatial maps, broadcast vectors]."
+    """Gate pre-activations of inputs that are constant over the steps: a 'same' conv over [spatial maps, vectors on the grid].
 
-    def __init__(self, spatial_channels: int, vector_channels: int, out_channels: int, kernel_size: int):
+    Vectors reach the grid broadcast (`upsample=()`) or, for `upsample=(d_1, d_2, ...)` (their widths), through learned
+    transposed convolutions 1x1 -> `grid`x`grid`, one per vector and per step block (`steps` blocks of the output channels)."""
+
+    def __init__(self, spatial_channels: int, vector_channels: int, out_channels: int, kernel_size: int,
+                 upsample: tuple[int, ...] = (), steps: int = 1, grid: int = 16):
         super().__init__()
-        self.padding = kernel_size // 2
+        if upsample and (sum(upsample) != vector_channels or out_channels % steps):
+            raise ValueError(f"upsample widths {upsample} must add up to vector_channels={vector_channels} and "
+                             f"out_channels={out_channels} must split into steps={steps} blocks")
+        self.padding, self.steps, self.grid = kernel_size // 2, steps, grid
         fan_in = (spatial_channels + vector_channels) * kernel_size ** 2
-        def uniform(*shape): return nn.Parameter(torch.empty(*shape).uniform_(-fan_in ** -0.5, fan_in ** -0.5))  # nn.Conv2d's init
+        def uniform(*shape, fan=fan_in): return nn.Parameter(torch.empty(*shape).uniform_(-fan ** -0.5, fan ** -0.5))  # nn.Conv2d's init
         self.spatial_weight = uniform(out_channels, spatial_channels, kernel_size, kernel_size) if spatial_channels else None
-        self.vector_weight = uniform(out_channels, vector_channels, kernel_size, kernel_size)
+        self.vector_weight = uniform(out_channels, vector_channels, kernel_size, kernel_size)  # grouped by step when learned
         self.bias = uniform(out_channels)
+        # (steps, d, d, grid, grid) per vector: nn.ConvTranspose2d(d, d, grid)'s weight layout and initialisation, per step
+        self.upsample = nn.ParameterList([uniform(steps, d, d, grid, grid, fan=d * grid * grid) for d in upsample])
 
     def forward(self, spatial: list[Tensor], vectors: list[Tensor], height: int, width: int) -> Tensor:
-        "spatial [(B, c_i, h, w)], vectors [(B, d_j)] -> (B, out, h, w), equal to the conv of the broadcast concatenation."
-        out = broadcast_conv2d(torch.cat(vectors, 1), self.vector_weight, height, width)      # (B, out, h, w)
+        "spatial [(B, c_i, h, w)], vectors [(B, d_j)] -> (B, out, h, w), equal to the conv of the concatenation on the grid."
+        if not self.upsample: out = broadcast_conv2d(torch.cat(vectors, 1), self.vector_weight, height, width)  # (B, out, h, w)
+        else:
+            if (height, width) != (self.grid, self.grid):
+                raise ValueError(f"learned vector upsampling is built for a {self.grid}x{self.grid} grid, got {height}x{width}")
+            maps = torch.cat([torch.einsum("bc,ncdhw->bndhw", v, u) for v, u in zip(vectors, self.upsample)], 2)  # (B, n, V, h, w)
+            out = F.conv2d(maps.flatten(1, 2), self.vector_weight, padding=self.padding, groups=self.steps)   # step l's block sees its maps
         if spatial: out = out + F.conv2d(torch.cat(spatial, 1), self.spatial_weight, padding=self.padding)
         return out + self.bias[:, None, None]
 
@@ -188,8 +206,10 @@ class DRAWGenerator(nn.Module):
         spatial_r = c.r_dim if c.representation == "tower" else 0
         query_channels = c.image_channels * (16 if c.query_downsample == "space_to_depth" else 1)
         self.query_down = nn.Conv2d(c.image_channels, c.image_channels, 4, 4, bias=False) if c.query_downsample == "conv" else None
-        self.inference_static = StaticGates(query_channels + spatial_r, c.pose_dim + c.r_dim - spatial_r, n * gates, k)
-        self.generation_static = StaticGates(spatial_r, c.pose_dim + c.r_dim - spatial_r, n * gates, k)
+        vectors = (c.pose_dim,) if spatial_r else (c.pose_dim, c.r_dim)                   # widths of the inputs that are vectors
+        up = dict(upsample=vectors, steps=n, grid=c.grid_size) if c.vector_upsample == "learned" else {}
+        self.inference_static = StaticGates(query_channels + spatial_r, sum(vectors), n * gates, k, **up)
+        self.generation_static = StaticGates(spatial_r, sum(vectors), n * gates, k, **up)
         self.inference_cells = nn.ModuleList([ConvLSTMCell(hid + canvas, hid, k, False, c.forget_bias) for _ in range(n)])
         self.generation_cells = nn.ModuleList([ConvLSTMCell(c.z_dim, hid, k, False, c.forget_bias) for _ in range(n)])
         self.canvas_down = nn.ModuleList([nn.Conv2d(canvas, canvas, 4, 4, bias=False) for _ in range(n)])
@@ -316,6 +336,10 @@ class GQN(nn.Module):
         if H % stride or W % stride:
             raise ValueError(f"context_images: image size {H}x{W} is not a multiple of {stride}, the stride of the "
                              f"{c.representation!r} representation and of the cores' grid")
+        if c.vector_upsample == "learned" and (H, W) != (c.grid_size * c.STRIDE,) * 2:
+            raise ValueError(f"context_images: vector_upsample='learned' builds the model for one grid, {c.grid_size}x{c.grid_size} "
+                             f"cells, i.e. {c.grid_size * c.STRIDE}x{c.grid_size * c.STRIDE} images; got {H}x{W} "
+                             f"(set grid_size = image size / {c.STRIDE})")
         if tuple(context_poses.shape) != (B, M, c.pose_dim):
             raise ValueError(f"context_poses: expected (B, M, pose_dim) = {(B, M, c.pose_dim)} to match context_images, "
                              f"got {tuple(context_poses.shape)}")
@@ -405,3 +429,99 @@ def load_gqn(state: dict) -> GQN:
     model = model_from_state(state, GQN, GQNConfig, "load_gqn")
     model.sigma = pixel_sigma(model.config, int(state.get("step", 0)))
     return model
+
+# %% ../../nbs/62_models.gqn.ipynb #72d24e35
+_TORCH_GQN_GATES = ("input", "forget", "output", "state")   # torch-gqn's four gate convolutions, in our gate order i, f, o, g
+
+
+def _torch_gqn_prefix(state: dict, core: str, l: int) -> str:
+    return f"{core}." if f"{core}.core.input.weight" in state else f"{core}.{l}."
+
+
+def torch_gqn_config(state: dict, representation: str | None = None, steps: int | None = None) -> GQNConfig:
+    "The GQNConfig whose network is torch-gqn's: widths, shared cores and (unshared) `L` read from its state dict."
+    pyramid = "phi.net.0.weight" in state
+    if pyramid and representation not in (None, "pyramid"):
+        raise ValueError(f"representation={representation!r}, but the checkpoint holds a pyramid network (phi.net.*)")
+    if not pyramid and representation not in ("pool", "tower"):
+        raise ValueError("the tower and the pool have the same weights, so the checkpoint cannot say which it was trained with: "
+                         f"pass representation='pool' (torch-gqn's default) or 'tower', got {representation!r}")
+    shared = "generation_core.core.input.weight" in state
+    if shared: steps = steps or 12                                          # L is not in shared weights; torch-gqn's default
+    else:
+        counted = len({k.split(".")[1] for k in state if k.startswith("generation_core.")})
+        if steps not in (None, counted): raise ValueError(f"steps={steps}, but the checkpoint has {counted} generation cores")
+        steps = counted
+    core = _torch_gqn_prefix(state, "generation_core", 0)
+    z2, hidden, k = state["eta_pi.weight"].shape[:3]
+    pose_dim, grid = state[core + "upsample_v.weight"].shape[1], state[core + "upsample_v.weight"].shape[-1]
+    r_dim = state["phi.net.6.weight" if pyramid else "phi.conv8.weight"].shape[0]
+    return GQNConfig(representation="pyramid" if pyramid else representation, pose_dim=pose_dim,
+                     image_channels=state["eta_g.weight"].shape[0], r_dim=r_dim, hidden=hidden,
+                     canvas_channels=state["eta_g.weight"].shape[1], z_dim=z2 // 2, kernel_size=k,
+                     steps=steps, shared_cores=shared, vector_upsample="learned", grid_size=grid,
+                     query_downsample="space_to_depth", latent_std="exp", output="linear", forget_bias=0.0)
+
+
+def port_torch_gqn_state(state: dict, config: GQNConfig) -> dict:
+    "torch-gqn's `GQN.state_dict()` (no 'module.' prefixes) -> the state dict of `GQN(config)` that computes the same function."
+    c, P, R, hid = config, config.pose_dim, config.r_dim, config.hidden
+    n, tower = (1 if c.shared_cores else c.steps), c.representation == "tower"
+    out = {"representation." + k[4:]: v for k, v in state.items() if k.startswith("phi.")}
+    if c.representation == "pyramid":                                      # its first convolution reads [v, x]; ours [x, v]
+        w = state["phi.net.0.weight"]
+        out["representation.net.0.weight"] = torch.cat([w[:, P:], w[:, :P]], 1)
+    parts = {name: {key: [] for key in ("spatial", "vector", "bias")} for name in ("inference", "generation")}
+    for l in range(n):
+        for core, name in (("inference_core", "inference"), ("generation_core", "generation")):
+            pre = _torch_gqn_prefix(state, core, l)
+            w = torch.cat([state[f"{pre}core.{g}.weight"] for g in _TORCH_GQN_GATES])   # (4·hidden, in, k, k)
+            b = torch.cat([state[f"{pre}core.{g}.bias"] for g in _TORCH_GQN_GATES])
+            if name == "inference":                                                      # [h_e, x↓, v, r, h_g, u↓]
+                h, x, v, r, rest = w.split([hid, c.image_channels, P, R, w.shape[1] - hid - c.image_channels - P - R], 1)
+                x = torch.einsum("omij,mcyx->ocyxij", x, state[pre + "downsample_x.weight"]).flatten(1, 3)  # W' over s2d(x)
+                spatial = [x, r] if tower else [x]
+                out[f"generator.inference_cells.{l}.input_conv.weight"] = rest
+                out[f"generator.canvas_down.{l}.weight"] = state[pre + "downsample_u.weight"]
+            else:                                                                        # [h_g, v, r, z]
+                h, v, r, z = w.split([hid, P, R, c.z_dim], 1)
+                spatial = [r] if tower else []
+                out[f"generator.generation_cells.{l}.input_conv.weight"] = z
+                out[f"generator.canvas_up.{l}.weight"] = state[pre + "upsample_h.weight"]
+            out[f"generator.{name}_cells.{l}.hidden_conv.weight"] = h
+            parts[name]["spatial"].append(torch.cat(spatial, 1) if spatial else None)
+            parts[name]["vector"].append(v if tower else torch.cat([v, r], 1))
+            parts[name]["bias"].append(b)
+    for name, core in (("inference", "inference_core"), ("generation", "generation_core")):
+        static = f"generator.{name}_static."
+        if parts[name]["spatial"][0] is not None: out[static + "spatial_weight"] = torch.cat(parts[name]["spatial"])
+        out[static + "vector_weight"] = torch.cat(parts[name]["vector"])
+        out[static + "bias"] = torch.cat(parts[name]["bias"])
+        ups = ["upsample_v"] + ([] if tower else ["upsample_r"])
+        for j, up in enumerate(ups):
+            out[static + f"upsample.{j}"] = torch.stack([state[_torch_gqn_prefix(state, core, l) + up + ".weight"] for l in range(n)])
+    for theirs, ours in (("eta_pi", "prior_head"), ("eta_e", "posterior_head"), ("eta_g", "image_head")):
+        for p in ("weight", "bias"): out[f"generator.{ours}.{p}"] = state[f"{theirs}.{p}"]
+    return out
+
+
+def load_torch_gqn(source, representation: str | None = None, step: int | None = None, steps: int | None = None) -> GQN:
+    """A torch-gqn checkpoint (a path to its `model-<step>.pt`, or the state dict) as our GQN, in eval mode, with σ at `step`
+    (default: from the file name, else σ_end). `representation`: 'pool' or 'tower' (a pyramid is recognised); `steps`: `L`,
+    needed only for shared cores (default 12)."""
+    import re
+    from pathlib import Path
+    name = str(source) if isinstance(source, (str, Path)) else "the state dict"
+    state = torch.load(source, map_location="cpu", weights_only=True) if isinstance(source, (str, Path)) else source
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    for key in ("eta_pi.weight", "eta_g.weight"):
+        if key not in state: raise ValueError(f"{name}: not a torch-gqn GQN state dict (no {key!r}; keys like {list(state)[:3]})")
+    config = torch_gqn_config(state, representation, steps)
+    model = GQN(config)
+    try: model.load_state_dict(port_torch_gqn_state(state, config))
+    except (KeyError, RuntimeError) as e: raise ValueError(f"{name}: does not fit torch-gqn's layout for {config.representation}: {e}") from e
+    if step is None and isinstance(source, (str, Path)):
+        found = re.search(r"model-(\d+)\.pt$", str(source))
+        step = int(found.group(1)) if found else None
+    model.sigma = pixel_sigma(config, config.sigma_steps if step is None else step)
+    return model.eval()
