@@ -16,10 +16,14 @@ the inference cores' gates: those are torch-gqn's per-step downsampling composed
 "Loading a torch-gqn checkpoint"), a product, whose gradient is not a rearrangement of torch-gqn's; the query image's
 own gradient checks that path instead.
 
+`--way-back` starts from our model instead (`vector_upsample="learned"`, `query_downsample="conv"`, PyTorch's
+initialisation), writes it with `torch_gqn_state_dict`, loads that strictly into torch-gqn's model and compares the same
+outputs and input gradients (parameter gradients are not compared that way).
+
 `--check` exits with an error unless every output agrees to a relative 1e-4 and the gradients to a relative 1e-4.
 
 usage: python benchmarks/gqn_parity.py [--torch-gqn .refs/torch_gqn] [--representation pool|tower|pyramid]
-       [--steps 12] [--shared] [--batch 2] [--context 5] [--step 100000] [--check]
+       [--steps 12] [--shared] [--batch 2] [--context 5] [--step 100000] [--way-back] [--check]
 """
 import argparse
 import os
@@ -55,12 +59,15 @@ def main():
     p.add_argument("--context", type=int, default=5)
     p.add_argument("--step", type=int, default=100_000, help="training step in the checkpoint's name (sets σ)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--way-back", action="store_true", help="start from our model (learned upsampling, conv downsampling) and "
+                   "load torch_gqn_state_dict of it into torch-gqn")
     p.add_argument("--check", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     sys.path.insert(0, os.path.abspath(a.torch_gqn))
     import model as torch_gqn                                   # torch-gqn's model.py
-    from scenenb.models.gqn import count_parameters, load_torch_gqn, port_torch_gqn_state
+    from scenenb.models.gqn import (GQN, GQNConfig, count_parameters, load_torch_gqn, pixel_sigma, port_torch_gqn_state,
+                                    torch_gqn_state_dict)
 
     class DrawnNormal(torch.distributions.Normal):
         "torch-gqn's Normal, with its samples taken from `DrawnNormal.draws`."
@@ -72,11 +79,17 @@ def main():
 
     t0 = time.time()
     torch.manual_seed(0)
-    theirs = torch_gqn.GQN(representation=a.representation, L=a.steps, shared_core=a.shared)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"model-{a.step}.pt")
-        torch.save(theirs.state_dict(), path)
-        ours = load_torch_gqn(path, None if a.representation == "pyramid" else a.representation, steps=a.steps if a.shared else None)
+    if a.way_back:                                              # ours -> torch_gqn_state_dict -> torch-gqn, loaded strictly
+        ours = GQN(GQNConfig(representation=a.representation, steps=a.steps, shared_cores=a.shared, vector_upsample="learned"))
+        ours.sigma = pixel_sigma(ours.config, a.step)
+        theirs = torch_gqn.GQN(representation=a.representation, L=a.steps, shared_core=a.shared)
+        theirs.load_state_dict(torch_gqn_state_dict(ours), strict=True)
+    else:
+        theirs = torch_gqn.GQN(representation=a.representation, L=a.steps, shared_core=a.shared)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, f"model-{a.step}.pt")
+            torch.save(theirs.state_dict(), path)
+            ours = load_torch_gqn(path, None if a.representation == "pyramid" else a.representation, steps=a.steps if a.shared else None)
     ours.train()
     sigma = ours.sigma
     B, M, L = a.batch, a.context, a.steps
@@ -84,7 +97,7 @@ def main():
     ctx, cp = torch.rand(B, M, 3, 64, 64, generator=g), torch.randn(B, M, 7, generator=g)
     qp, qi = torch.randn(B, 7, generator=g), torch.rand(B, 3, 64, 64, generator=g)
     noise = torch.randn(L, B, 3, 16, 16, generator=g)
-    print(f"torch-gqn {a.representation}, L {L}, {'shared' if a.shared else 'unshared'} cores, batch {B}, {M} context views, "
+    print(f"{'ours -> torch-gqn (the way back)' if a.way_back else 'torch-gqn -> ours'}: {a.representation}, L {L}, {'shared' if a.shared else 'unshared'} cores, batch {B}, {M} context views, "
           f"64x64, sigma {sigma:.4f} (step {a.step}); parameters: torch-gqn {count_parameters(theirs):,}, ours {count_parameters(ours):,}")
 
     inputs_t = [t.clone().requires_grad_() for t in (ctx, cp, qp, qi)]
@@ -110,22 +123,22 @@ def main():
         rows[f"gradient wrt {name}"] = rel(oi.grad, ti.grad)
         print(f"  gradient wrt {name}: relative difference {rows[f'gradient wrt {name}']:.2e}")
 
-    grads_t = {n: (q.grad if q.grad is not None else torch.zeros_like(q)) for n, q in theirs.named_parameters()}
-    expected = port_torch_gqn_state(grads_t, ours.config)
-    diff2 = ref2 = 0.0
-    per = []
-    for n, q in ours.named_parameters():
-        got, want = (q.grad if q.grad is not None else torch.zeros_like(q)), expected[n]
-        if n == "generator.inference_static.spatial_weight":       # its first 16·C columns are the composed query-image weights
-            got, want = got[:, 48:], want[:, 48:]
-            if not got.numel(): continue
-        d, w = float((got - want).double().norm()), float(want.double().norm())
-        diff2, ref2 = diff2 + d * d, ref2 + w * w
-        per.append((d / max(w, 1e-30), w, n))
-    grad_rel = (diff2 ** 0.5) / max(ref2 ** 0.5, 1e-30)
-    worst = sorted(per, reverse=True)[:3]
-    print(f"  parameter gradients: |Δ| / |g| over all compared parameters {grad_rel:.2e}; worst tensors (relative |Δ|, |g|): "
-          + "; ".join(f"{n} {r:.1e}, {w:.1e}" for r, w, n in worst))
+    grad_rel = 0.0
+    if a.way_back: print("  parameter gradients: not compared on the way back (the inputs' gradients are)")
+    else:
+        grads_t = {n: (q.grad if q.grad is not None else torch.zeros_like(q)) for n, q in theirs.named_parameters()}
+        expected, diff2, ref2, per = port_torch_gqn_state(grads_t, ours.config), 0.0, 0.0, []
+        for n, q in ours.named_parameters():
+            got, want = (q.grad if q.grad is not None else torch.zeros_like(q)), expected[n]
+            if n == "generator.inference_static.spatial_weight":   # its first 16·C columns are the composed query-image weights
+                got, want = got[:, 48:], want[:, 48:]
+                if not got.numel(): continue
+            d, w = float((got - want).double().norm()), float(want.double().norm())
+            diff2, ref2 = diff2 + d * d, ref2 + w * w
+            per.append((d / max(w, 1e-30), w, n))
+        grad_rel = (diff2 ** 0.5) / max(ref2 ** 0.5, 1e-30)
+        print(f"  parameter gradients: |Δ| / |g| over all compared parameters {grad_rel:.2e}; worst tensors (relative |Δ|, |g|): "
+              + "; ".join(f"{n} {r:.1e}, {w:.1e}" for r, w, n in sorted(per, reverse=True)[:3]))
     worst_out = max(v for k, v in rows.items() if not k.startswith("gradient"))
     worst_grad = max([grad_rel] + [v for k, v in rows.items() if k.startswith("gradient")])
     print(f"draws used: torch-gqn {used} of {L} per pass; largest output difference {worst_out:.2e}, "

@@ -130,6 +130,26 @@ def test_figures_and_evaluation_from_a_release(pipeline, tmp_path):
     assert (tmp_path / "views.png").stat().st_size > 0
 
 
+def test_eval_gqn_scores_a_torch_gqn_checkpoint(tmp_path):
+    """eval_gqn -p torch_gqn_checkpoint: a file in torch-gqn's format (its train.py saves `state_dict()` as
+    model-<step>.pt) is loaded by load_torch_gqn, σ set from the step in its name, scored and labelled."""
+    import torch
+
+    from scenenb.models.gqn import GQN, GQNConfig, pixel_sigma, torch_gqn_state_dict
+
+    config = GQNConfig(**TINY_MODEL, vector_upsample="learned", grid_size=SIZE // 4)
+    path = tmp_path / "model-150000.pt"
+    torch.save(torch_gqn_state_dict(GQN(config)), path)
+    run_notebook("eval_gqn", tmp_path, torch_gqn_checkpoint=str(path), torch_gqn_representation="tower", num_scenes=3,
+                 num_samples=2, batch_size=2, threads=1, out_dir=str(tmp_path), name="torch_gqn")
+    record = json.loads((tmp_path / "torch_gqn.json").read_text())
+    assert (record["step"], record["checkpoint"], record["dataset"]) == (150000, str(path), "rooms_ring_camera")
+    assert record["preset"] == "torch-gqn tower, L 2" and record["image_shape"] == [3, SIZE, SIZE]
+    assert record["sigma"] == pytest.approx(pixel_sigma(config, 150000)) and record["max_context"] == 5
+    assert all(math.isfinite(r["elbo_nats"]) and r["mse_prior"] >= 0 for r in record["results"])
+    assert "torch-gqn tower, L 2" in (tmp_path / "torch_gqn.md").read_text()
+
+
 def test_the_released_quick_gqn_loads_and_renders():
     "weights/gqn_quick_rooms_cpu20k (float16 in the file) passes its sha256 check, loads into float32 and renders a view."
     import torch

@@ -23,7 +23,7 @@ from ..nn.layers import ConvLSTMCell
 __all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d', 'broadcast_pose', 'Tower', 'Pool', 'Pyramid',
            'representation_network', 'StaticGates', 'DRAWGenerator', 'bits_per_dim', 'GQNOutput', 'GQN',
            'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn', 'torch_gqn_config',
-           'port_torch_gqn_state', 'load_torch_gqn']
+           'port_torch_gqn_state', 'torch_gqn_step', 'torch_gqn_state_dict', 'load_torch_gqn']
 
 # %% ../../nbs/62_models.gqn.ipynb #98e79d0a
 @dataclass
@@ -505,11 +505,58 @@ def port_torch_gqn_state(state: dict, config: GQNConfig) -> dict:
     return out
 
 
+def torch_gqn_step(path) -> int | None:
+    "The training step in a torch-gqn checkpoint's name (`model-<step>.pt`), None for others (`model-final.pt`)."
+    import re
+    found = re.search(r"model-(\d+)\.pt$", str(path))
+    return int(found.group(1)) if found else None
+
+
+def torch_gqn_state_dict(model: GQN) -> dict:
+    """Our `model` as a torch-gqn state dict that its `GQN(representation, L, shared_core)` loads strictly: the way back of
+    `load_torch_gqn`, for models with `vector_upsample="learned"`, `query_downsample="conv"` (one downsampling, copied to
+    every step's core), exp scales, a linear η_g and no forget bias. A tower's `upsample_r` layers, which torch-gqn
+    never uses, are zeros."""
+    c = model.config
+    want = dict(vector_upsample="learned", query_downsample="conv", latent_std="exp", output="linear", forget_bias=0.0)
+    wrong = {k: getattr(c, k) for k, v in want.items() if getattr(c, k) != v}
+    if wrong: raise ValueError(f"torch-gqn's network needs {want}; this model has {wrong}")
+    state = {k: v.detach() for k, v in model.state_dict().items()}
+    P, R, hid, Cx = c.pose_dim, c.r_dim, c.hidden, c.image_channels
+    n, tower, gates = (1 if c.shared_cores else c.steps), c.representation == "tower", 4 * c.hidden
+    out = {"phi." + k[len("representation."):]: v for k, v in state.items() if k.startswith("representation.")}
+    if c.representation == "pyramid":                                     # ours reads [x, v]; torch-gqn's pyramid [v, x]
+        w = state["representation.net.0.weight"]
+        out["phi.net.0.weight"] = torch.cat([w[:, Cx:], w[:, :Cx]], 1)
+    for l in range(n):
+        block = slice(l * gates, (l + 1) * gates)
+        for name, core in (("inference", "inference_core"), ("generation", "generation_core")):
+            pre, static = (f"{core}." if c.shared_cores else f"{core}.{l}."), f"generator.{name}_static."
+            vector, bias = state[static + "vector_weight"][block], state[static + "bias"][block]
+            spatial = state[static + "spatial_weight"][block] if static + "spatial_weight" in state else vector[:, :0]
+            v, r = (vector, spatial[:, -R:]) if tower else (vector[:, :P], vector[:, P:])
+            h = state[f"generator.{name}_cells.{l}.hidden_conv.weight"]
+            per_step = state[f"generator.{name}_cells.{l}.input_conv.weight"]
+            if name == "inference":                                       # [h_e, x↓, v, r, h_g, u↓]
+                w = torch.cat([h, spatial[:, :Cx], v, r, per_step], 1)
+                out[pre + "downsample_x.weight"] = state["generator.query_down.weight"]
+                out[pre + "downsample_u.weight"] = state[f"generator.canvas_down.{l}.weight"]
+            else:                                                         # [h_g, v, r, z]
+                w = torch.cat([h, v, r, per_step], 1)
+                out[pre + "upsample_h.weight"] = state[f"generator.canvas_up.{l}.weight"]
+            for gate, wg, bg in zip(_TORCH_GQN_GATES, w.chunk(4), bias.chunk(4)):
+                out[f"{pre}core.{gate}.weight"], out[f"{pre}core.{gate}.bias"] = wg, bg
+            out[pre + "upsample_v.weight"] = state[static + "upsample.0"][l]
+            out[pre + "upsample_r.weight"] = torch.zeros(R, R, c.grid_size, c.grid_size) if tower else state[static + "upsample.1"][l]
+    for theirs, ours in (("eta_pi", "prior_head"), ("eta_e", "posterior_head"), ("eta_g", "image_head")):
+        for p in ("weight", "bias"): out[f"{theirs}.{p}"] = state[f"generator.{ours}.{p}"]
+    return out
+
+
 def load_torch_gqn(source, representation: str | None = None, step: int | None = None, steps: int | None = None) -> GQN:
     """A torch-gqn checkpoint (a path to its `model-<step>.pt`, or the state dict) as our GQN, in eval mode, with σ at `step`
     (default: from the file name, else σ_end). `representation`: 'pool' or 'tower' (a pyramid is recognised); `steps`: `L`,
     needed only for shared cores (default 12)."""
-    import re
     from pathlib import Path
     name = str(source) if isinstance(source, (str, Path)) else "the state dict"
     state = torch.load(source, map_location="cpu", weights_only=True) if isinstance(source, (str, Path)) else source
@@ -520,8 +567,6 @@ def load_torch_gqn(source, representation: str | None = None, step: int | None =
     model = GQN(config)
     try: model.load_state_dict(port_torch_gqn_state(state, config))
     except (KeyError, RuntimeError) as e: raise ValueError(f"{name}: does not fit torch-gqn's layout for {config.representation}: {e}") from e
-    if step is None and isinstance(source, (str, Path)):
-        found = re.search(r"model-(\d+)\.pt$", str(source))
-        step = int(found.group(1)) if found else None
+    if step is None and isinstance(source, (str, Path)): step = torch_gqn_step(source)
     model.sigma = pixel_sigma(config, config.sigma_steps if step is None else step)
     return model.eval()
