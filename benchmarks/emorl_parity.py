@@ -34,13 +34,7 @@ import emorl_step  # noqa: E402
 
 from scenenb.data.datasets import GeneratedObjects  # noqa: E402
 
-class Draws:
-    "Stand-in for torch.distributions.normal._standard_normal that hands out prepared draws in order."
-    def __init__(self, draws): self.draws, self.used = list(draws), 0
-    def __call__(self, shape, dtype, device):
-        d = self.draws[self.used]; self.used += 1
-        if tuple(d.shape) != tuple(shape): raise RuntimeError(f"draw {self.used - 1}: official asked for {tuple(shape)}, prepared {tuple(d.shape)}")
-        return d.to(dtype=dtype, device=device)
+from parity import Draws  # noqa: E402
 
 
 def diff(a, b) -> str:

@@ -34,19 +34,7 @@ import time
 import torch
 
 
-class Draws:
-    "Hands out prepared standard-normal draws in order, checking each requested shape."
-    def __init__(self, draws): self.draws, self.used = list(draws), 0
-    def take(self, shape):
-        d = self.draws[self.used]; self.used += 1
-        if tuple(d.shape) != tuple(shape): raise RuntimeError(f"draw {self.used - 1}: asked for {tuple(shape)}, prepared {tuple(d.shape)}")
-        return d
-
-
-def rel(a, b) -> float:
-    "Largest absolute difference relative to the largest magnitude of the reference `b`."
-    a, b = a.detach().double(), b.detach().double()
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+from parity import Draws, rel  # noqa: E402
 
 
 def main():
