@@ -438,6 +438,22 @@ def _torch_gqn_prefix(state: dict, core: str, l: int) -> str:
     return f"{core}." if f"{core}.core.input.weight" in state else f"{core}.{l}."
 
 
+def _check_pool_or_tower(state: dict, representation: str) -> None:
+    """Warn when the cores' `upsample_r` weights contradict `representation`. torch-gqn's tower never uses them, so in a
+    trained tower checkpoint they keep nn.ConvTranspose2d's initial values, within ±1/sqrt(R·g²); a trained pool moves them."""
+    import warnings
+    ups = [v for k, v in state.items() if k.endswith("upsample_r.weight")]
+    if not ups: return
+    bound = (ups[0].shape[1] * ups[0].shape[-1] * ups[0].shape[-2]) ** -0.5
+    untouched = all(float(u.abs().max()) <= bound * (1 + 1e-6) for u in ups)
+    if representation == "tower" and not untouched:
+        warnings.warn("representation='tower', but the cores' upsample_r weights left their initial range (±{:.2g}), which only "
+                      "training the pool representation does: was this checkpoint trained with 'pool'?".format(bound))
+    if representation == "pool" and untouched:
+        warnings.warn("representation='pool', but the cores' upsample_r weights are still in their initial range (±{:.2g}), as in "
+                      "a tower checkpoint (its tower never uses them) or an untrained one: was it trained with 'tower'?".format(bound))
+
+
 def torch_gqn_config(state: dict, representation: str | None = None, steps: int | None = None) -> GQNConfig:
     "The GQNConfig whose network is torch-gqn's: widths, shared cores and (unshared) `L` read from its state dict."
     pyramid = "phi.net.0.weight" in state
@@ -446,6 +462,7 @@ def torch_gqn_config(state: dict, representation: str | None = None, steps: int 
     if not pyramid and representation not in ("pool", "tower"):
         raise ValueError("the tower and the pool have the same weights, so the checkpoint cannot say which it was trained with: "
                          f"pass representation='pool' (torch-gqn's default) or 'tower', got {representation!r}")
+    if not pyramid: _check_pool_or_tower(state, representation)
     shared = "generation_core.core.input.weight" in state
     if shared: steps = steps or 12                                          # L is not in shared weights; torch-gqn's default
     else:
