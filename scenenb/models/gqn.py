@@ -45,6 +45,8 @@ class GQNConfig(Config):
     query_downsample: str = "conv"       # conv | space_to_depth
     vector_upsample: str = "broadcast"   # broadcast (tf-gqn) | learned (torch-gqn: a 1x1 -> grid transposed conv per core and step)
     grid_size: int = 16                  # cells per side of the cores' grid; only vector_upsample="learned" is built for one
+    query_into: str = "input"            # input (paper, torch-gqn) | hidden (tf-gqn: [x_q, u] downsampled into h_e)
+    prior_state: str = "previous"        # previous (paper, torch-gqn) | updated (tf-gqn's training graph)
     stop_grad_posterior_sample: bool = False
     checkpoint: bool = False             # gradient checkpointing of the cores
     sigma_start: float = 2.0
@@ -74,6 +76,11 @@ class GQNConfig(Config):
         check_choice("output", self.output, ("linear", "sigmoid"))
         check_choice("query_downsample", self.query_downsample, ("conv", "space_to_depth"))
         check_choice("vector_upsample", self.vector_upsample, ("broadcast", "learned"))
+        check_choice("query_into", self.query_into, ("input", "hidden"))
+        check_choice("prior_state", self.prior_state, ("previous", "updated"))
+        if self.query_into == "hidden" and self.query_downsample != "conv":
+            raise ValueError("query_into='hidden' downsamples [query image, canvas] with its own convolution; "
+                             f"query_downsample={self.query_downsample!r} does not apply (leave it 'conv')")
         for name in ("pose_dim", "image_channels", "r_dim", "hidden", "canvas_channels", "z_dim", "steps",
                      "sigma_steps", "lr_steps", "batch_size", "grid_size"):
             if getattr(self, name) < 1: raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -204,15 +211,21 @@ class DRAWGenerator(nn.Module):
         self.config = c = config
         n, k, hid, canvas, gates = (1 if c.shared_cores else c.steps), c.kernel_size, c.hidden, c.canvas_channels, 4 * c.hidden
         spatial_r = c.r_dim if c.representation == "tower" else 0
-        query_channels = c.image_channels * (16 if c.query_downsample == "space_to_depth" else 1)
-        self.query_down = nn.Conv2d(c.image_channels, c.image_channels, 4, 4, bias=False) if c.query_downsample == "conv" else None
+        hidden_mode = c.query_into == "hidden"                                              # tf-gqn's inference input
+        query_channels = 0 if hidden_mode else c.image_channels * (16 if c.query_downsample == "space_to_depth" else 1)
+        self.query_down = (nn.Conv2d(c.image_channels, c.image_channels, 4, 4, bias=False)
+                           if c.query_downsample == "conv" and not hidden_mode else None)
         vectors = (c.pose_dim,) if spatial_r else (c.pose_dim, c.r_dim)                   # widths of the inputs that are vectors
         up = dict(upsample=vectors, steps=n, grid=c.grid_size) if c.vector_upsample == "learned" else {}
         self.inference_static = StaticGates(query_channels + spatial_r, sum(vectors), n * gates, k, **up)
         self.generation_static = StaticGates(spatial_r, sum(vectors), n * gates, k, **up)
-        self.inference_cells = nn.ModuleList([ConvLSTMCell(hid + canvas, hid, k, False, c.forget_bias) for _ in range(n)])
+        self.inference_cells = nn.ModuleList([ConvLSTMCell(hid + (0 if hidden_mode else canvas), hid, k, False, c.forget_bias)
+                                              for _ in range(n)])
         self.generation_cells = nn.ModuleList([ConvLSTMCell(c.z_dim, hid, k, False, c.forget_bias) for _ in range(n)])
-        self.canvas_down = nn.ModuleList([nn.Conv2d(canvas, canvas, 4, 4, bias=False) for _ in range(n)])
+        self.canvas_down = nn.ModuleList([nn.Conv2d(canvas, canvas, 4, 4, bias=False) for _ in range(0 if hidden_mode else n)])
+        # query_into="hidden": [x_q, u] -> hidden channels, added to h_e (tf-gqn's DownsampleInferenceInputCanvasAndImage)
+        self.hidden_in = nn.ModuleList([nn.Conv2d(c.image_channels + canvas, hid, 4, 4, bias=False)
+                                        for _ in range(n if hidden_mode else 0)])
         self.canvas_up = nn.ModuleList([nn.ConvTranspose2d(hid, canvas, 4, 4, bias=False) for _ in range(n)])
         self.prior_head = nn.Conv2d(hid, 2 * c.z_dim, k, 1, k // 2)
         self.posterior_head = nn.Conv2d(hid, 2 * c.z_dim, k, 1, k // 2)
@@ -237,6 +250,11 @@ def _static(self, r: Tensor, query_pose: Tensor, query_image: Tensor | None, hei
     n = 1 if c.shared_cores else c.steps
     generation = self.generation_static(spatial_r, vectors, height, width).unflatten(1, (n, -1))
     if query_image is None: return generation, None
+    if c.query_into == "hidden":     # the gates' static part, then the query image's share of what is added to h_e, per step
+        weight = torch.cat([m.weight[:, :c.image_channels] for m in self.hidden_in])             # (n·hidden, C, 4, 4)
+        x_hidden = F.conv2d(query_image, weight, stride=4).unflatten(1, (n, -1))                 # (B, n, hidden, h, w)
+        gates = self.inference_static(spatial_r, vectors, height, width).unflatten(1, (n, -1))
+        return generation, torch.cat([gates, x_hidden], 2)                                     # (B, n, 5·hidden, h, w)
     x = self.query_down(query_image) if self.query_down is not None else F.pixel_unshuffle(query_image, 4)  # (B, Cx, h, w)
     inference = self.inference_static([x, *spatial_r], vectors, height, width).unflatten(1, (n, -1))
     return generation, inference
@@ -244,15 +262,23 @@ def _static(self, r: Tensor, query_pose: Tensor, query_image: Tensor | None, hei
 
 def _step(self, l: int, gen_static: Tensor, inf_static: Tensor, h_g, c_g, h_e, c_e, u, noise):
     "One inference + generation step -> new (h_g, c_g, h_e, c_e, u) and the step's KL (B,). At l = 0 the states are zero."
-    i, first = (0 if self.config.shared_cores else l), l == 0
-    mu_p, std_p = self.latent(self.prior_head, h_g)                                          # π(z | h_g)
-    if first: h_e, c_e = self.inference_cells[i](None, None, inf_static[:, i])                # its input [h_g, u↓] is 0
+    c = self.config
+    i, first = (0 if c.shared_cores else l), l == 0
+    if c.prior_state == "previous": mu_p, std_p = self.latent(self.prior_head, h_g)          # π(z | h_g^{l-1})
+    if c.query_into == "hidden":                                                             # tf-gqn: [x_q, u]↓ added to h_e
+        gates, into = inf_static[:, i, :4 * c.hidden], inf_static[:, i, 4 * c.hidden:]
+        if not first:
+            into = into + F.conv2d(u, self.hidden_in[i].weight[:, c.image_channels:], stride=4) + h_e
+            h_e, c_e = self.inference_cells[i](h_g, (into, c_e), gates)
+        else: h_e, c_e = self.inference_cells[i](None, (into, torch.zeros_like(into)), gates)     # h_g = u = h_e = c_e = 0
+    elif first: h_e, c_e = self.inference_cells[i](None, None, inf_static[:, i])              # its input [h_g, u↓] is 0
     else: h_e, c_e = self.inference_cells[i](torch.cat([h_g, self.canvas_down[i](u)], 1), (h_e, c_e), inf_static[:, i])
     mu_q, std_q = self.latent(self.posterior_head, h_e)                                      # q(z | h_e)
     z = mu_q + std_q * noise                                                                 # (B, z, h, w)
-    if self.config.stop_grad_posterior_sample: z = z.detach()
+    if c.stop_grad_posterior_sample: z = z.detach()
     h_g, c_g = self.generation_cells[i](z, None if first else (h_g, c_g), gen_static[:, i])
     u = self.canvas_up[i](h_g) if first else u + self.canvas_up[i](h_g)                      # (B, canvas, H, W)
+    if c.prior_state == "updated": mu_p, std_p = self.latent(self.prior_head, h_g)           # tf-gqn: π(z | h_g^l), seen z_l
     kl = gaussian_kl(mu_q.float(), std_q.float(), mu_p.float(), std_p.float())               # float32 under bf16 autocast
     return h_g, c_g, h_e, c_e, u, kl
 
