@@ -20,9 +20,9 @@ from ..nn.distributions import gaussian_kl, gaussian_nll
 from ..nn.layers import ConvLSTMCell
 
 # %% auto #0
-__all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d', 'broadcast_pose', 'Tower', 'Pool', 'Pyramid',
-           'representation_network', 'StaticGates', 'DRAWGenerator', 'bits_per_dim', 'GQNOutput', 'GQN',
-           'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn', 'torch_gqn_config',
+__all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d', 'broadcast_pose', 'Tower', 'Pool', 'TFGQNTower',
+           'TFGQNPool', 'Pyramid', 'representation_network', 'StaticGates', 'DRAWGenerator', 'bits_per_dim',
+           'GQNOutput', 'GQN', 'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn', 'torch_gqn_config',
            'port_torch_gqn_state', 'torch_gqn_step', 'torch_gqn_state_dict', 'load_torch_gqn']
 
 # %% ../../nbs/62_models.gqn.ipynb #98e79d0a
@@ -30,6 +30,7 @@ __all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d',
 class GQNConfig(Config):
     "GQN hyperparameters (paper defaults, Eslami et al. 2018 supplementary); presets for the reference codes and GPU sizes."
     representation: str = "tower"        # pool | tower | pyramid
+    tower_layout: str = "paper"          # paper (Fig. S1, as torch-gqn) | tf_gqn (tf-gqn's tower_encoder); also under pool
     pose_dim: int = 7                    # [x, y, z, cos yaw, sin yaw, cos pitch, sin pitch]
     image_channels: int = 3              # C
     r_dim: int = 256                     # channels of the scene representation r
@@ -59,8 +60,8 @@ class GQNConfig(Config):
     STRIDE: ClassVar[int] = 4            # image pixels per cell of the cores' grid (16x16 at 64x64)
     PRESETS: ClassVar[dict] = {
         "paper": dict(),
-        "tf_gqn": dict(representation="pool", hidden=256, canvas_channels=256, z_dim=64, steps=8, shared_cores=True,
-                       forget_bias=1.0, latent_std="softplus"),
+        "tf_gqn": dict(representation="pool", tower_layout="tf_gqn", hidden=256, canvas_channels=256, z_dim=64, steps=8,
+                       shared_cores=True, forget_bias=1.0, latent_std="softplus", query_into="hidden"),
         "quick": dict(representation="tower", r_dim=64, hidden=32, canvas_channels=32, steps=6, batch_size=16,
                       sigma_steps=1000),  # a CPU run of a few thousand steps: σ anneals within it
         # counted peak at batch 36: 4.9 GiB float32, 4.5 GiB bf16 (nbs/26_train.memory.ipynb); measured on an H200: 5.3 GiB
@@ -76,6 +77,7 @@ class GQNConfig(Config):
         check_choice("output", self.output, ("linear", "sigmoid"))
         check_choice("query_downsample", self.query_downsample, ("conv", "space_to_depth"))
         check_choice("vector_upsample", self.vector_upsample, ("broadcast", "learned"))
+        check_choice("tower_layout", self.tower_layout, ("paper", "tf_gqn"))
         check_choice("query_into", self.query_into, ("input", "hidden"))
         check_choice("prior_state", self.prior_state, ("previous", "updated"))
         if self.query_into == "hidden" and self.query_downsample != "conv":
@@ -149,6 +151,32 @@ class Pool(Tower):
         return super().forward(images, poses).mean((2, 3))                                # (N, R)
 
 
+class TFGQNTower(nn.Module):
+    "tf-gqn's tower_encoder: images (N, C, H, W), poses (N, P) -> r (N, R, H/4, W/4)."
+    stride = 4
+
+    def __init__(self, config: GQNConfig):
+        super().__init__()
+        R, C, P = config.r_dim, config.image_channels, config.pose_dim
+        self.conv1, self.skip1, self.conv2 = nn.Conv2d(C, R, 2, 2), nn.Conv2d(R, R // 2, 1), nn.Conv2d(R, R // 2, 3, 1, 1)
+        self.conv3, self.skip2, self.conv4 = nn.Conv2d(R // 2, R, 2, 2), nn.Conv2d(R + P, R // 2, 1), nn.Conv2d(R + P, R // 2, 3, 1, 1)
+        self.conv5, self.conv6 = nn.Conv2d(R // 2, R, 3, 1, 1), nn.Conv2d(R, R, 1)
+
+    def forward(self, images: Tensor, poses: Tensor) -> Tensor:
+        x = F.relu(self.conv1(images))                                                     # (N, R, H/2, W/2)
+        x = F.relu(self.conv3(F.relu(self.conv2(x)) + self.skip1(x)))                       # (N, R, H/4, W/4)
+        x = torch.cat([x, broadcast_pose(poses, *x.shape[-2:])], 1)                        # (N, R+P, H/4, W/4)
+        x = F.relu(self.conv5(F.relu(self.conv4(x)) + self.skip2(x)))
+        return F.relu(self.conv6(x))                                                      # (N, R, H/4, W/4)
+
+
+class TFGQNPool(TFGQNTower):
+    "tf-gqn's pool_encoder, its tower averaged over space: -> r (N, R)."
+
+    def forward(self, images: Tensor, poses: Tensor) -> Tensor:
+        return super().forward(images, poses).mean((2, 3))                                # (N, R)
+
+
 class Pyramid(nn.Module):
     "Pyramid representation: images (N, C, H, W) with H, W multiples of 64, poses (N, P) -> r (N, R)."
     stride = 64
@@ -167,6 +195,8 @@ class Pyramid(nn.Module):
 def representation_network(config: GQNConfig) -> nn.Module:
     "The representation network named by `config.representation` ('pool', 'tower' or 'pyramid')."
     check_choice("representation", config.representation, ("pool", "tower", "pyramid"))
+    if config.tower_layout == "tf_gqn" and config.representation != "pyramid":
+        return {"pool": TFGQNPool, "tower": TFGQNTower}[config.representation](config)
     return {"pool": Pool, "tower": Tower, "pyramid": Pyramid}[config.representation](config)
 
 # %% ../../nbs/62_models.gqn.ipynb #9cb6c52e
