@@ -588,10 +588,11 @@ def torch_gqn_step(path) -> int | None:
 def torch_gqn_state_dict(model: GQN) -> dict:
     """Our `model` as a torch-gqn state dict that its `GQN(representation, L, shared_core)` loads strictly: the way back of
     `load_torch_gqn`, for models with `vector_upsample="learned"`, `query_downsample="conv"` (one downsampling, copied to
-    every step's core), exp scales, a linear η_g and no forget bias. A tower's `upsample_r` layers, which torch-gqn
+    every step's core), exp scales, a linear η_g, no forget bias, and the paper's tower, inference input and prior. A tower's `upsample_r` layers, which torch-gqn
     never uses, are zeros."""
     c = model.config
-    want = dict(vector_upsample="learned", query_downsample="conv", latent_std="exp", output="linear", forget_bias=0.0)
+    want = dict(vector_upsample="learned", query_downsample="conv", latent_std="exp", output="linear", forget_bias=0.0,
+                tower_layout="paper", query_into="input", prior_state="previous")
     wrong = {k: getattr(c, k) for k, v in want.items() if getattr(c, k) != v}
     if wrong: raise ValueError(f"torch-gqn's network needs {want}; this model has {wrong}")
     state = {k: v.detach() for k, v in model.state_dict().items()}
