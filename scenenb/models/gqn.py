@@ -20,10 +20,10 @@ from ..nn.distributions import gaussian_kl, gaussian_nll
 from ..nn.layers import ConvLSTMCell
 
 # %% auto #0
-__all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d', 'broadcast_pose', 'Tower', 'Pool', 'TFGQNTower',
-           'TFGQNPool', 'Pyramid', 'representation_network', 'StaticGates', 'DRAWGenerator', 'bits_per_dim',
-           'GQNOutput', 'GQN', 'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn', 'torch_gqn_config',
-           'port_torch_gqn_state', 'torch_gqn_step', 'torch_gqn_state_dict', 'load_torch_gqn']
+__all__ = ['PRESET_IMAGE_SIZES', 'GQNConfig', 'pixel_sigma', 'broadcast_conv2d', 'broadcast_pose', 'Tower', 'SpatialMean', 'Pool',
+           'TFGQNTower', 'TFGQNPool', 'Pyramid', 'representation_network', 'StaticGates', 'DRAWGenerator',
+           'bits_per_dim', 'GQNOutput', 'GQN', 'gqn_batch_forward', 'count_parameters', 'count_flops', 'load_gqn',
+           'torch_gqn_config', 'port_torch_gqn_state', 'torch_gqn_step', 'torch_gqn_state_dict', 'load_torch_gqn']
 
 # %% ../../nbs/62_models.gqn.ipynb #98e79d0a
 @dataclass
@@ -144,11 +144,15 @@ class Tower(nn.Module):
         return F.relu(self.conv8(r))                                                      # (N, R, H/4, W/4)
 
 
-class Pool(Tower):
-    "Pool representation: the tower averaged over space, images (N, C, H, W), poses (N, P) -> r (N, R)."
+class SpatialMean:
+    "Mixin for a tower: its output averaged over space, one vector per view, (N, R)."
 
     def forward(self, images: Tensor, poses: Tensor) -> Tensor:
         return super().forward(images, poses).mean((2, 3))                                # (N, R)
+
+
+class Pool(SpatialMean, Tower):
+    "Pool representation: the tower averaged over space, images (N, C, H, W), poses (N, P) -> r (N, R)."
 
 
 class TFGQNTower(nn.Module):
@@ -170,11 +174,8 @@ class TFGQNTower(nn.Module):
         return F.relu(self.conv6(x))                                                      # (N, R, H/4, W/4)
 
 
-class TFGQNPool(TFGQNTower):
-    "tf-gqn's pool_encoder, its tower averaged over space: -> r (N, R)."
-
-    def forward(self, images: Tensor, poses: Tensor) -> Tensor:
-        return super().forward(images, poses).mean((2, 3))                                # (N, R)
+class TFGQNPool(SpatialMean, TFGQNTower):
+    "tf-gqn's pool_encoder, its tower averaged over space: images (N, C, H, W), poses (N, P) -> r (N, R)."
 
 
 class Pyramid(nn.Module):
