@@ -119,7 +119,8 @@ def main():
         for n, q in ours.named_parameters():
             got, want = (q.grad if q.grad is not None else torch.zeros_like(q)), expected[n]
             if n == "generator.inference_static.spatial_weight":   # its first 16·C columns are the composed query-image weights
-                got, want = got[:, 48:], want[:, 48:]
+                x_columns = 16 * ours.config.image_channels
+                got, want = got[:, x_columns:], want[:, x_columns:]
                 if not got.numel(): continue
             d, w = float((got - want).double().norm()), float(want.double().norm())
             diff2, ref2 = diff2 + d * d, ref2 + w * w
