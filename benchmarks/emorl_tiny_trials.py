@@ -9,12 +9,14 @@ of the final step on the 8 training images. Random spatially coherent partitions
 
 usage: python benchmarks/emorl_tiny_trials.py NAME --decoder {small,big,iodine} --sigma 0.1 [--likelihood {gaussian,gmm}]
        [--lr 7e-4] [--steps 1000] [--init torch|official] [--beta 1.0] [--refinement 0] [--seed 0]
-       [--from-release NAME --images-seed 5] [--bug pixel_softmax]
+       [--from-release NAME --images-seed 5] [--bug pixel_softmax] [--decoder-layers N]
 
 `--from-release` starts from a released model in weights/ instead of a new one (its own configuration: the decoder, σ,
 likelihood and size arguments are then ignored) and trains it on 8 images of `--images-seed`, which it never saw when it
 was trained on seed 0. `--bug pixel_softmax` plants a classic error to show what the read-outs do when the training path
-is wrong: the decoder's mask logits normalised over the pixels instead of over the slots.
+is wrong: the decoder's mask logits normalised over the pixels instead of over the slots. `--decoder-layers N` replaces
+the decoder with a deliberately weak one: a spatial broadcast decoder of N hidden 1×1 convolutions (width 32, ReLU), a
+per-pixel MLP of the slot's latent and its position embedding, too weak to draw a whole layout sharply.
 
 `--init` defaults to `torch` (PyTorch's default initialisation), with which every table in emorl_tiny_trials.md was
 measured; the model's own default became the official initialisation on 2026-12-04 (nbs/61, "Initialisation").
@@ -34,6 +36,7 @@ import scenenb.models.emorl as emorl_module
 from scenenb.data.datasets import GeneratedObjects
 from scenenb.io import release_checkpoint
 from scenenb.metrics import evaluate
+from scenenb.nn.layers import SpatialBroadcastDecoder
 from scenenb.models.emorl import EMORL, EMORLConfig, load_emorl
 from scenenb.train import FitConfig, fit
 from scenenb.train.objectives import ELBO, BetaELBO
@@ -54,9 +57,13 @@ def main():
     p.add_argument("--from-release", default=None, help="start from this model of weights/ (e.g. emorl_quick_tetrominoes_cpu40k)")
     p.add_argument("--images-seed", type=int, default=0, help="seed of the 8 generated images (the slow test: 0)")
     p.add_argument("--bug", default=None, choices=["pixel_softmax"], help="plant an error in the training path")
+    p.add_argument("--decoder-layers", type=int, default=None, help="a weak decoder instead: N hidden 1x1 convolutions")
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.bug == "pixel_softmax": emorl_module.decode = decode_masks_over_pixels
+    if a.decoder_layers is not None: emorl_module.image_decoder = lambda kind, latent_dim, output_channels: \
+        SpatialBroadcastDecoder(latent_dim, output_channels, hidden_channels=32, num_layers=a.decoder_layers, kernel_size=1,
+                                output_kernel_size=1, activation="relu")
     scenes = list(GeneratedObjects("tetrominoes", seed=a.images_seed, num_scenes=8, factors=False))
     torch.manual_seed(a.seed)
     if a.from_release:
