@@ -10,7 +10,7 @@ the model's own:
   the slots' first samples z = μ₀ + σ₀ ε differ only through σ₀ ε, the one thing that sets them apart at the start;
 - `logit_spread`: in the first layer, for those first samples, the standard deviation across slots of the attention
   logits q_k·k_n/√D, averaged over pixels and images: how strongly the slots' differences can steer the attention
-  (near 0, every pixel is shared equally whatever the samples); it is a product of two parts, `query_spread` (root mean
+  (near 0, every pixel is shared equally whatever the samples); it grows with two parts, `query_spread` (root mean
   square across slots of the queries' deviation from their mean over slots) and `key_spread` (the same across pixels
   for the keys: near 0, the encoder's features no longer tell pixels apart).
 The model's random draws are seeded (`--seed`), so a checkpoint always reads the same.
