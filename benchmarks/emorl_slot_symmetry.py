@@ -12,7 +12,12 @@ the model's own:
   logits q_k·k_n/√D, averaged over pixels and images: how strongly the slots' differences can steer the attention
   (near 0, every pixel is shared equally whatever the samples); it grows with two parts, `query_spread` (root mean
   square across slots of the queries' deviation from their mean over slots) and `key_spread` (the same across pixels
-  for the keys: near 0, the encoder's features no longer tell pixels apart).
+  for the keys: near 0, the encoder's features no longer tell pixels apart);
+- inside the encoder, where the pixels stop differing: `dead_channels`, per convolution, the fraction of its channels that
+  are zero at every pixel of every image; `conv_spread`, the last convolution's variation across pixels relative to its
+  size (root mean square of the deviation from the per-image mean over pixels, over the root mean square), and
+  `norm_spread`, the same after the per-pixel LayerNorm that opens the encoder's MLP: features that differ between pixels
+  only in their length along one direction keep a large `conv_spread` and lose it in `norm_spread`.
 The model's random draws are seeded (`--seed`), so a checkpoint always reads the same.
 Used in `figures/emorl_quick_long/README.md` ("Seed 2 did not segment", "Five seeds", "What keeps the slots alike").
 
@@ -43,13 +48,22 @@ def symmetry(model, images: torch.Tensor, seed: int = 0) -> dict:
         z = mu0 + std_from_softplus(raw0) * torch.randn(images.shape[0], K, mu0.numel())  # (B, K, D)
         queries = post.to_q(post.norm_slots(z)) * post.scale             # (B, K, D)
         logits = torch.einsum("bkd,bnd->bkn", queries, keys)             # (B, K, N)
+        x, convs = images * 2 - 1, []
+        for layer in model.encoder.convs:
+            x = layer(x)
+            if isinstance(layer, torch.nn.ReLU): convs.append(x)                 # (B, F, H, W) after each ReLU
+        last = convs[-1].flatten(2).transpose(1, 2)                              # (B, N, F)
+        normed = model.encoder.mlp[0](model.encoder.position(convs[-1]).flatten(2).transpose(1, 2))
     def spread(x, dim): return round((x - x.mean(dim, keepdim=True)).pow(2).mean().sqrt().item(), 4)
+    def relative(x): return round(((x - x.mean(1, keepdim=True)).pow(2).mean() / x.pow(2).mean().clamp_min(1e-12)).sqrt().item(), 3)
     return {"slot_spread": round(out.latents.std(1).mean().item(), 3),
             "image_spread": round(out.latents.std(0).mean().item(), 3),
             "mask_entropy": round(-(masks * masks.log()).sum(1).mean().item(), 3), "log_K": round(math.log(K), 3),
             "attention_dev": [round((a.flatten(2) - 1 / K).abs().mean().item(), 4) for a in out.attention],
             "init_mu_rms": round(mu0.pow(2).mean().sqrt().item(), 3), "init_sigma": round(std_from_softplus(raw0).mean().item(), 3),
-            "logit_spread": round(logits.std(1).mean().item(), 4), "query_spread": spread(queries, 1), "key_spread": spread(keys, 1)}
+            "logit_spread": round(logits.std(1).mean().item(), 4), "query_spread": spread(queries, 1), "key_spread": spread(keys, 1),
+            "dead_channels": [round((c.amax((0, 2, 3)) <= 0).float().mean().item(), 2) for c in convs],
+            "conv_spread": relative(last), "norm_spread": relative(normed)}
 
 
 def main():

@@ -143,3 +143,30 @@ def test_the_model_is_the_official_network_given_its_weights_and_noise(script, r
                        capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "largest output difference" in r.stdout and draws in r.stdout
+
+
+def test_the_slot_symmetry_read_outs_see_keys_and_dead_channels():
+    """benchmarks/emorl_slot_symmetry.py, the read-out behind figures/emorl_quick_long ("What keeps the slots alike"):
+    keys that are the same at every pixel give no attention logit spread and attention of exactly 1/K, and a convolution
+    whose channels are all switched off reads as dead, with no variation across pixels left."""
+    import importlib.util
+
+    import torch
+
+    from scenenb.models.emorl import EMORL, EMORLConfig
+    spec = importlib.util.spec_from_file_location("emorl_slot_symmetry", ROOT / "benchmarks" / "emorl_slot_symmetry.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    model = EMORL(EMORLConfig.preset("tetrominoes", latent_dim=8, feature_dim=16, hidden_dim=32, refinement_iters=0,
+                                      init="torch")).eval()   # the official init starts keys at ≈ 0
+    images = torch.rand(2, 3, 35, 35)
+    alive = module.symmetry(model, images)
+    assert alive["key_spread"] > 0 and alive["logit_spread"] > 0 and alive["attention_dev"][0] > 0
+    assert alive["dead_channels"][0] < 1 and 0 < alive["conv_spread"] <= 1 and 0 < alive["norm_spread"] <= 1
+    with torch.no_grad():
+        model.encoder.convs[-2].bias.fill_(-1e4)               # the last convolution's ReLU is off everywhere
+        model.posterior.to_k.weight.zero_()                    # and every key is the same
+    dead = module.symmetry(model, images)
+    assert dead["dead_channels"][-1] == 1.0 and dead["conv_spread"] == 0.0
+    assert dead["key_spread"] == 0 and dead["logit_spread"] == 0 and dead["attention_dev"][0] < 1e-6

@@ -287,3 +287,17 @@ def test_a_few_hundred_steps_on_8_new_tetrominoes_keep_the_released_emorl_segmen
     assert [r["step"] for r in good] == [0, 100, 200, 300] and good[0]["fg_ari"] > 0.85
     assert fits_and_segments(good), good
     assert not fits_and_segments(bad), bad
+
+
+def test_kl_warmup_anneals_the_plain_elbo_and_is_refused_with_geco(tmp_path):
+    "train_emorl's kl_warmup: the KL weight logged per step rises 0, ½, 1 over two steps; with GECO it is an error."
+    from papermill.exceptions import PapermillExecutionError
+
+    common = dict(preset="tetrominoes", config_overrides=TINY_MODEL, num_scenes=8, steps=3, batch_size=4, refinement_iters=0,
+                  kl_warmup=2, threads=1)
+    run_notebook("train_emorl", tmp_path, objective="elbo", out_dir=str(tmp_path / "run"), **common)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["objective"] == "BetaELBO"
+    assert [h["objective/beta"] for h in run["history"]] == [0.0, 0.5, 1.0]
+    with pytest.raises(PapermillExecutionError, match="kl_warmup=2 anneals the plain ELBO"):
+        run_notebook("train_emorl", tmp_path, objective="geco", out_dir=str(tmp_path / "geco"), **common)

@@ -22,18 +22,26 @@ class ELBO(Objective):
 
 
 class BetaELBO(Objective):
-    "β-VAE objective: mean over the batch of nll + β·kl."
+    """β-VAE objective: mean over the batch of nll + β_t·kl. `warmup` > 0 anneals the KL weight (Bowman et al., 2016):
+    β_t = β·min(1, t / warmup) at training step t (counted from 0), so the first step trains the reconstruction alone."""
 
-    def __init__(self, beta: float = 1.0):
+    def __init__(self, beta: float = 1.0, warmup: int = 0):
         super().__init__()
         if beta < 0: raise ValueError(f"beta must be >= 0, got {beta}")
-        self.beta = float(beta)
+        if warmup < 0 or int(warmup) != warmup: raise ValueError(f"warmup must be a whole number of steps >= 0, got {warmup}")
+        self.beta, self.warmup = float(beta), int(warmup)
+        self.current = self.beta if not self.warmup else 0.0
+
+    def weight(self, step: int) -> float:
+        "β_t, the KL weight at training step `step`."
+        return self.beta * min(1.0, step / self.warmup) if self.warmup else self.beta
 
     def forward(self, nll, kl, step=0, num_elements=None, constraint=None):
         self._check(nll, kl)
-        return (nll + self.beta * kl).mean()
+        self.current = self.weight(step)
+        return (nll + self.current * kl).mean()
 
-    def logs(self): return {"objective/beta": self.beta}
+    def logs(self): return {"objective/beta": self.current}
 
 
 OBJECTIVES = {"elbo": ELBO, "beta": BetaELBO, "geco_emorl": EMORLGECO, "geco_genesis": GenesisGECO,
