@@ -43,17 +43,21 @@ def symmetry(model, images: torch.Tensor, seed: int = 0) -> dict:
     K = masks.shape[1]
     mu0, raw0 = model.posterior.initial.detach().chunk(2)                # λ₀: (D,) each
     post = model.posterior
-    with torch.no_grad(), seeded(seed):
-        keys = post.to_k(model.encoder(images))                           # (B, N, D)
-        z = mu0 + std_from_softplus(raw0) * torch.randn(images.shape[0], K, mu0.numel())  # (B, K, D)
-        queries = post.to_q(post.norm_slots(z)) * post.scale             # (B, K, D)
-        logits = torch.einsum("bkd,bnd->bkn", queries, keys)             # (B, K, N)
-        x, convs = images * 2 - 1, []
-        for layer in model.encoder.convs:
-            x = layer(x)
-            if isinstance(layer, torch.nn.ReLU): convs.append(x)                 # (B, F, H, W) after each ReLU
-        last = convs[-1].flatten(2).transpose(1, 2)                              # (B, N, F)
-        normed = model.encoder.mlp[0](model.encoder.position(convs[-1]).flatten(2).transpose(1, 2))
+    # one pass through the encoder, its intermediate outputs caught on the way: each convolution's ReLU (B, F, H, W) and
+    # the per-pixel LayerNorm that opens its MLP (B, N, F)
+    convs, normed = [], []
+    relus = [m for m in model.encoder.convs if isinstance(m, torch.nn.ReLU)]
+    hooks = [m.register_forward_hook(lambda _m, _i, o: convs.append(o)) for m in relus]
+    hooks.append(model.encoder.mlp[0].register_forward_hook(lambda _m, _i, o: normed.append(o)))
+    try:
+        with torch.no_grad(), seeded(seed):
+            keys = post.to_k(model.encoder(images))                       # (B, N, D)
+            z = mu0 + std_from_softplus(raw0) * torch.randn(images.shape[0], K, mu0.numel())  # (B, K, D)
+            queries = post.to_q(post.norm_slots(z)) * post.scale         # (B, K, D)
+            logits = torch.einsum("bkd,bnd->bkn", queries, keys)         # (B, K, N)
+    finally:
+        for h in hooks: h.remove()
+    last = convs[-1].flatten(2).transpose(1, 2)                          # (B, N, F)
     def spread(x, dim): return round((x - x.mean(dim, keepdim=True)).pow(2).mean().sqrt().item(), 4)
     def relative(x): return round(((x - x.mean(1, keepdim=True)).pow(2).mean() / x.pow(2).mean().clamp_min(1e-12)).sqrt().item(), 3)
     return {"slot_spread": round(out.latents.std(1).mean().item(), 3),
@@ -63,7 +67,7 @@ def symmetry(model, images: torch.Tensor, seed: int = 0) -> dict:
             "init_mu_rms": round(mu0.pow(2).mean().sqrt().item(), 3), "init_sigma": round(std_from_softplus(raw0).mean().item(), 3),
             "logit_spread": round(logits.std(1).mean().item(), 4), "query_spread": spread(queries, 1), "key_spread": spread(keys, 1),
             "dead_channels": [round((c.amax((0, 2, 3)) <= 0).float().mean().item(), 2) for c in convs],
-            "conv_spread": relative(last), "norm_spread": relative(normed)}
+            "conv_spread": relative(last), "norm_spread": relative(normed[0])}
 
 
 def main():
