@@ -9,7 +9,7 @@ of the final step on the 8 training images. Random spatially coherent partitions
 
 usage: python benchmarks/emorl_tiny_trials.py NAME --decoder {small,big,iodine} --sigma 0.1 [--likelihood {gaussian,gmm}]
        [--lr 7e-4] [--steps 1000] [--init torch|official] [--beta 1.0] [--refinement 0] [--seed 0]
-       [--from-release NAME --images-seed 5] [--bug pixel_softmax] [--decoder-layers N]
+       [--from-release NAME --images-seed 5] [--bug pixel_softmax] [--decoder-layers N] [--encoder-kernel K]
 
 `--from-release` starts from a released model in weights/ instead of a new one (its own configuration: the decoder, σ,
 likelihood and size arguments are then ignored) and trains it on 8 images of `--images-seed`, which it never saw when it
@@ -17,6 +17,8 @@ was trained on seed 0. `--bug pixel_softmax` plants a classic error to show what
 is wrong: the decoder's mask logits normalised over the pixels instead of over the slots. `--decoder-layers N` replaces
 the decoder with a deliberately weak one: a spatial broadcast decoder of N hidden 1×1 convolutions (width 32, ReLU), a
 per-pixel MLP of the slot's latent and its position embedding, too weak to draw a whole layout sharply.
+`--encoder-kernel K` rebuilds the encoder's four 5×5 convolutions as K×K (1: each pixel's features come from its colour
+and position alone, so the slots' bottom-up attention can only group pixels by colour, as k-means on colours would).
 
 `--init` defaults to `torch` (PyTorch's default initialisation), with which every table in emorl_tiny_trials.md was
 measured; the model's own default became the official initialisation on 2026-12-04 (nbs/61, "Initialisation").
@@ -58,6 +60,7 @@ def main():
     p.add_argument("--images-seed", type=int, default=0, help="seed of the 8 generated images (the slow test: 0)")
     p.add_argument("--bug", default=None, choices=["pixel_softmax"], help="plant an error in the training path")
     p.add_argument("--decoder-layers", type=int, default=None, help="a weak decoder instead: N hidden 1x1 convolutions")
+    p.add_argument("--encoder-kernel", type=int, default=None, help="the encoder's four convolutions with this odd kernel size (official: 5)")
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.bug == "pixel_softmax": emorl_module.decode = decode_masks_over_pixels
@@ -72,6 +75,7 @@ def main():
         model = EMORL(EMORLConfig.preset("tetrominoes", refinement_iters=a.refinement, latent_dim=16, feature_dim=32,
                                           hidden_dim=64, decoder=a.decoder, log_scale=math.log(a.sigma),
                                           likelihood=a.likelihood, init=a.init))
+    if a.encoder_kernel is not None: narrow_encoder_(model, a.encoder_kernel)
     start = time.time()
     r = evaluate(model, scenes, num_images=8, batch_size=8, seed=0)
     print(json.dumps({"name": a.name, "step": 0, "fg_ari": round(r["fg_ari"], 3), "ari": round(r["ari"], 3),
@@ -83,6 +87,15 @@ def main():
         r = evaluate(model, scenes, num_images=8, batch_size=8, seed=0)
         print(json.dumps({"name": a.name, "step": 100 * (part + 1), "fg_ari": round(r["fg_ari"], 3), "ari": round(r["ari"], 3),
                           "msc": round(r["msc"], 3), "mse": round(r["mse"], 4), "seconds": round(time.time() - start)}), flush=True)
+
+
+def narrow_encoder_(model, kernel_size):
+    "Rebuild the encoder's four convolutions with `kernel_size` (same widths, fresh PyTorch initialisation), in place."
+    if kernel_size < 1 or kernel_size % 2 == 0: raise SystemExit(f"--encoder-kernel must be odd and >= 1, got {kernel_size}")
+    convs = model.encoder.convs
+    for i, m in enumerate(convs):
+        if isinstance(m, torch.nn.Conv2d):
+            convs[i] = torch.nn.Conv2d(m.in_channels, m.out_channels, kernel_size, 1, kernel_size // 2)
 
 
 def decode_masks_over_pixels(model, z, height, width):
