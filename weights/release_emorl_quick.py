@@ -39,7 +39,9 @@ RECIPES = {
                "setting.")),
 }
 
-recipe = RECIPES[sys.argv[1] if len(sys.argv) > 1 else "geco"]
+choice = sys.argv[1] if len(sys.argv) > 1 else "geco"
+if choice not in RECIPES: raise SystemExit(f"unknown recipe {choice!r}: expected one of {', '.join(RECIPES)}")
+recipe = RECIPES[choice]
 run_dir = Path(os.environ.get("RUN", recipe["run"])) / "emorl_tetrominoes"
 state = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"), required=("model", "model_config", "step"))
 run = json.loads((run_dir / "run.json").read_text())

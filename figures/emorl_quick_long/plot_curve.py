@@ -2,7 +2,7 @@
 
 Six runs of the quick model on 20,000 generated scenes: the official GECO (seed 0), the plain ELBO at the preset's
 σ 0.3 (seed 0), the plain ELBO at σ 0.07 from the first step (seeds 0, 1 and 2), and the quick profile itself (σ 0.07,
-seed 0) trained on to the step its 115 minutes reached.
+seed 0) trained on for 114 minutes (90 + 24, a resume), to step 39,999.
 
 usage, from the repository root: python figures/emorl_quick_long/plot_curve.py
 """
