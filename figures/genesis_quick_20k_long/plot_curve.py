@@ -21,16 +21,16 @@ from matplotlib.figure import Figure
 from scenenb.viz import save_figure
 
 here = Path(__file__).parent
+read_jsonl = lambda name: [json.loads(line) for line in (here / name).read_text().splitlines() if line.strip()]
 if len(sys.argv) > 1:
     history = json.loads(Path(sys.argv[1]).read_text())["history"]
     lines = [json.dumps({"step": r["step"], "nll": round(r["nll"], 2), "kl": round(r["kl"], 2), "beta": float(f"{r['geco/multiplier']:.4g}"),
                          "err_ema": round(r["geco/err_ema"], 2)}) for r in history if r["step"] % 50 == 0]
     (here / "train_log.jsonl").write_text("\n".join(lines) + "\n")
 chance = json.loads((here / "eval.json").read_text())     # eval_genesis's table: the chance rows of the same images
-rows = sorted((json.loads(l) for l in (here / "curve.jsonl").read_text().splitlines() if l.strip()), key=lambda r: r["step"])
+rows = sorted(read_jsonl("curve.jsonl"), key=lambda r: r["step"])
 steps = [r["step"] for r in rows]
-
-log = [json.loads(l) for l in (here / "train_log.jsonl").read_text().splitlines() if l.strip()]
+log = read_jsonl("train_log.jsonl")
 
 fig = Figure(figsize=(14, 3.8))
 ax_seg, ax_rec, ax_geco = fig.subplots(1, 3)
