@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import platform
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,7 @@ import scenenb
 from .core import get_device, repo_paths
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'INFO_PACKAGES', 'subcommand', 'build_parser', 'main', 'info_text']
+__all__ = ['SUBCOMMANDS', 'INFO_PACKAGES', 'subcommand', 'build_parser', 'main', 'info_text', 'parameter_value']
 
 # %% ../nbs/90_cli.ipynb #e23aeb8d
 SUBCOMMANDS: dict[str, tuple[str, Callable, Callable | None]] = {}
@@ -227,16 +228,29 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     _engine_argument(p)
 
 
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parameter_value(text: str):
+    """A `-p KEY VALUE` value read as YAML, with two of YAML 1.1's surprises (what `yaml.safe_load` reads) undone:
+    only `true` and `false` become booleans (YAML 1.1 also turns `off`, `on`, `yes` and `no` into booleans, and
+    `-p amp off` must stay the string), and `5e-4` is a number (YAML 1.1 wants a dot, `5.0e-4`, and reads a string)."""
+    import yaml
+    value = yaml.safe_load(text)
+    if isinstance(value, bool) and text.strip().lower() not in ("true", "false"): return text.strip()
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()): return float(value)
+    return value
+
+
 @subcommand("run", "run one experiment notebook with overridden parameters", _run_arguments)
 def _run(args) -> int:
-    import yaml
     from scenenb.repro import EXPERIMENTS, Context, dependents, execute, failure_report, read_manifest, write_manifest
     if args.name not in EXPERIMENTS:
         print(f"scenenb run: error: no experiment {args.name!r}; choose one of {', '.join(EXPERIMENTS)}", file=sys.stderr)
         return 2
     exp = EXPERIMENTS[args.name]
     ctx = Context(args.profile, args.root or repo_paths().root, args.device, args.data)
-    parameters = {**exp.parameters_for(ctx), **{k: yaml.safe_load(v) for k, v in args.parameter}}
+    parameters = {**exp.parameters_for(ctx), **{k: parameter_value(v) for k, v in args.parameter}}
     manifest = read_manifest(ctx)  # the outputs will no longer match the recorded settings: forget them
     for name in [exp.name, *dependents(EXPERIMENTS, exp.name)]: manifest.pop(name, None)
     write_manifest(ctx, manifest)

@@ -164,9 +164,12 @@ def test_a_time_limit_or_sigterm_ends_a_plain_run_on_a_checkpoint(tmp_path, chil
     run = Context("smoke", root=root).runs / "gqn_rooms"
     base = [sys.executable, "-m", "scenenb.cli", "run", "train_gqn", "--profile", "smoke", "--root", str(root), "-p", "steps", "100000"]
     # 1. max_minutes: the budget is spent after the first step
-    r = subprocess.run(base + ["-p", "max_minutes", "0.0001", "--quiet"], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    # (and `-p amp off` reaches the notebook as the string "off", which plain YAML 1.1 would read as False)
+    r = subprocess.run(base + ["-p", "max_minutes", "0.0001", "-p", "amp", "off", "--quiet"], capture_output=True, text=True, env=env,
+                       timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads((run / "run.json").read_text())["step"] == 1 and (run / "checkpoints" / "ckpt-00000001.pt").exists()
+    record = json.loads((run / "run.json").read_text())
+    assert record["step"] == 1 and (run / "checkpoints" / "ckpt-00000001.pt").exists() and record["fit_config"]["amp"] == "off"
     executed = json.loads((Context("smoke", root=root).runs / "train_gqn.ipynb").read_text())
     assert any("stopped by time limit" in o.get("text", "") for c in executed["cells"] for o in c.get("outputs", []))
     # 2. SIGTERM to the `scenenb run` process, once training has checkpointed: passed on, checkpointed, the notebook ends
