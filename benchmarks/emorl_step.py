@@ -15,12 +15,15 @@ for initialisation, by a numpy one), so neither package is needed.
 `--checkpoint` adds `ours_ckpt` rows: scenenb with `checkpoint=True` (each prediction's decoder and likelihood are
 recomputed in the backward pass instead of stored; same numbers, less memory, more time).
 
+`--bf16` adds `ours_bf16` rows: scenenb with the forward under CPU bfloat16 autocast (weights, gradients and Adam in
+float32), what `FitConfig(amp="bf16")` does; worth it on CPUs with bf16 matrix units (AMX, `cpu_peak.md`).
+
 `--baseline PATH` adds rows for another copy of the scenenb package (e.g. the last commit's, extracted with
 `git archive HEAD scenenb | tar -x -C PATH`), so that a change can be measured before/after in the same run.
 
-usage: python benchmarks/emorl_step.py [--official /tmp/emorl_official] [--baseline /tmp/scenenb_before] [--checkpoint]
+usage: python benchmarks/emorl_step.py [--official /tmp/emorl_official] [--baseline /tmp/scenenb_before] [--checkpoint] [--bf16]
                                        [--threads 2] [--steps 10] [--warmup 2] [--cases clevr6:8 ...]
-                                       [--only ours|ours_ckpt|official|baseline] [--write benchmarks/emorl_step.md]
+                                       [--only ours|ours_ckpt|ours_bf16|official|baseline] [--write benchmarks/emorl_step.md]
 """
 import argparse
 import inspect
@@ -81,14 +84,18 @@ def build(impl: str, preset: str, batch: int, official: str | None, baseline: st
           ours: dict | None = None):
     """Model, and functions images -> loss (train) / forward (eval) for one implementation; images in [0, 1].
     `net`: overrides of the official `Net` config; `ours`: of our EMORLConfig."""
-    if impl in ("ours", "ours_ckpt", "baseline"):
+    if impl in ("ours", "ours_ckpt", "ours_bf16", "baseline"):
         if impl == "baseline": sys.path.insert(0, baseline)
         from scenenb.models.emorl import EMORL, EMORLConfig
         model = EMORL(EMORLConfig.preset(preset, **(dict(checkpoint=True) if impl == "ours_ckpt" else {}), **(ours or {})))
         def loss(images):
-            out = model(images)
-            return (out.nll + out.kl).mean()
-        return model, loss, lambda images: model(images)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=impl == "ours_bf16"):
+                out = model(images)
+            return (out.nll.float() + out.kl.float()).mean()
+        def forward(images):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=impl == "ours_bf16"):
+                return model(images)
+        return model, loss, forward
     config = {**OFFICIAL_DEFAULTS, **OFFICIAL_NET[preset], "batch_size": batch, **(net or {})}
     _stub_official_deps(config)
     sys.path.insert(0, official)
@@ -137,7 +144,8 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before the timed ones")
     p.add_argument("--checkpoint", action="store_true", help="add rows for ours with checkpoint=True")
-    p.add_argument("--only", choices=("ours", "ours_ckpt", "official", "baseline"), help="run one implementation only")
+    p.add_argument("--bf16", action="store_true", help="add rows for ours under CPU bfloat16 autocast ('ours_bf16')")
+    p.add_argument("--only", choices=("ours", "ours_ckpt", "ours_bf16", "official", "baseline"), help="run one implementation only")
     p.add_argument("--cases", nargs="+", default=[f"{p}:{b}" for p, b in CASES],
                    help="preset:batch pairs to run (default: %(default)s)")
     p.add_argument("--write", help="also write the table to this Markdown file")
@@ -147,9 +155,9 @@ def main():
         impl, preset, batch = args._worker
         print(json.dumps(worker(impl, preset, int(batch), args.steps, args.threads, args.official, args.baseline, args.warmup)))
         return
-    impls = [i for i in ("official", "baseline", "ours", "ours_ckpt")
-             if {"official": args.official, "baseline": args.baseline,
-                 "ours_ckpt": args.checkpoint or args.only == "ours_ckpt"}.get(i, True) and args.only in (None, i)]
+    impls = [i for i in ("official", "baseline", "ours", "ours_ckpt", "ours_bf16")
+             if {"official": args.official, "baseline": args.baseline, "ours_ckpt": args.checkpoint or args.only == "ours_ckpt",
+                 "ours_bf16": args.bf16 or args.only == "ours_bf16"}.get(i, True) and args.only in (None, i)]
     rows = []
     for preset, batch in [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases]:
         for impl in impls:
