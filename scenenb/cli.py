@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import re
 import sys
@@ -19,7 +20,7 @@ import scenenb
 from .core import get_device, repo_paths
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'INFO_PACKAGES', 'subcommand', 'build_parser', 'main', 'info_text', 'parameter_value']
+__all__ = ['SUBCOMMANDS', 'INFO_PACKAGES', 'subcommand', 'build_parser', 'main', 'cpu_summary', 'info_text', 'parameter_value']
 
 # %% ../nbs/90_cli.ipynb #e23aeb8d
 SUBCOMMANDS: dict[str, tuple[str, Callable, Callable | None]] = {}
@@ -62,13 +63,35 @@ def _version(name: str) -> str:
     except Exception: return "not installed"
 
 
+def cpu_summary(cpuinfo: str | None = None) -> str:
+    """One line on the CPU: its model name, logical cores, the vector ISA torch's kernels dispatch to, and the bfloat16
+    hardware the operating system exposes (`cpuinfo`: the text of /proc/cpuinfo, read when not given; elsewhere than
+    Linux only the name and ISA are known). That last item decides whether `amp="bf16"` pays on a CPU; measure it with
+    `benchmarks/cpu_peak.py` before a long run."""
+    if cpuinfo is None:
+        try: cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError: cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep: fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name") or platform.processor() or "unknown CPU"
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())  # x86 lists "flags", Arm "Features"
+    if not flags: bf16 = "unknown"
+    elif "amx_bf16" in flags: bf16 = "AMX tiles (amx_bf16)"
+    elif "avx512_bf16" in flags: bf16 = "avx512_bf16, no AMX"
+    elif "bf16" in flags: bf16 = "Arm bf16"
+    else: bf16 = "none"
+    return f"{name}; {os.cpu_count()} logical cores; torch ISA {torch.backends.cpu.get_cpu_capability()}; bf16 hardware: {bf16}"
+
+
 def info_text() -> str:
     "The report `scenenb info` prints."
     lines = [f"scenenb      {scenenb.__version__}", f"python       {platform.python_version()} ({sys.executable})",
              f"torch        {torch.__version__} (threads: {torch.get_num_threads()})"]
     lines += [f"{n:<12} {_version(n)}" for n in INFO_PACKAGES]
     lines.append("devices:")
-    lines.append("  cpu")
+    lines.append(f"  cpu     {cpu_summary()}")
     for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
         p = torch.cuda.get_device_properties(i)
         lines.append(f"  cuda:{i}  {p.name}, {p.total_memory / 2**30:.0f} GiB")
