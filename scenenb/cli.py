@@ -66,8 +66,8 @@ def _version(name: str) -> str:
 def cpu_summary(cpuinfo: str | None = None) -> str:
     """One line on the CPU: its model name, logical cores, the vector ISA torch's kernels dispatch to, and the bfloat16
     hardware the operating system exposes (`cpuinfo`: the text of /proc/cpuinfo, read when not given; elsewhere than
-    Linux only the name and ISA are known). That last item decides whether `amp="bf16"` pays on a CPU; measure it with
-    `benchmarks/cpu_peak.py` before a long run."""
+    Linux only the name and ISA are known). AMX tiles make `amp="bf16"` pay on a CPU; with `avx512_bf16` alone it was
+    faster than float32 on one CPU and slower on another, so measure with `benchmarks/cpu_peak.py` before a long run."""
     if cpuinfo is None:
         try: cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError: cpuinfo = ""
