@@ -50,6 +50,10 @@ case $part in
   bench)
     extra=(); [ -n "${REFS:-}" ] && extra+=(--refs "$REFS")
     if [ "$PROFILE" = smoke ]; then extra+=(--tiny --steps 2 --warmup 1); else extra+=(--compile gqn:paper:36 genesis:gqn_rooms:32); fi
+    # first, GQN's static gate convolutions stacked against per step (GQNConfig.static_conv), alternating on one model
+    sc=(--batch 36 --pairs 5 --warmup 2); [ "$PROFILE" = smoke ] && sc=(--preset quick --batch 2 --pairs 1 --warmup 0)
+    timeout 60 $PYTHON benchmarks/gqn_static_conv.py --device "$DEVICE" --write "$OUT/gqn_static_conv.md" "${sc[@]}" ||
+      echo "gqn_static_conv.py did not finish (exit $?)"
     # shellcheck disable=SC2086
     $PYTHON benchmarks/gpu_bench.py --device "$DEVICE" --out "$OUT" "${extra[@]}" ${BENCH_ARGS:-}
     ;;

@@ -39,6 +39,8 @@ def test_the_gpu_benchmark_part_runs_tiny_on_cpu(tmp_path, child_env):
     assert result["ceilings"]["matmul_fp32_tflops"] > 0 and result["ceilings"]["copy_gbps"] > 0
     table = (tmp_path / "out" / "gpu_bench.md").read_text()
     assert table.count("\n| GQN quick") == 2 and "| case | precision |" in table and table in stdout
+    static = (tmp_path / "out" / "gqn_static_conv.md").read_text()      # benchmarks/gqn_static_conv.py, both modes timed
+    assert "\n| stacked | " in static and "\n| per_step | " in static and "GQN `quick` preset, batch 2" in static
 
 
 @pytest.mark.parametrize("part,records", [

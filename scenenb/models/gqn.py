@@ -45,6 +45,7 @@ class GQNConfig(Config):
     output: str = "linear"               # linear | sigmoid
     query_downsample: str = "conv"       # conv | space_to_depth
     vector_upsample: str = "broadcast"   # broadcast (tf-gqn) | learned (torch-gqn: a 1x1 -> grid transposed conv per core and step)
+    static_conv: str = "per_step"        # per_step | stacked: how unshared cores' static gate convs run; the same numbers
     grid_size: int = 16                  # cells per side of the cores' grid; only vector_upsample="learned" is built for one
     query_into: str = "input"            # input (paper, torch-gqn) | hidden (tf-gqn: [x_q, u] downsampled into h_e)
     prior_state: str = "previous"        # previous (paper, torch-gqn) | updated (tf-gqn's training graph)
@@ -80,6 +81,7 @@ class GQNConfig(Config):
         check_choice("tower_layout", self.tower_layout, ("paper", "tf_gqn"))
         check_choice("query_into", self.query_into, ("input", "hidden"))
         check_choice("prior_state", self.prior_state, ("previous", "updated"))
+        check_choice("static_conv", self.static_conv, ("stacked", "per_step"))
         if self.query_into == "hidden" and self.query_downsample != "conv":
             raise ValueError("query_into='hidden' downsamples [query image, canvas] with its own convolution; "
                              f"query_downsample={self.query_downsample!r} does not apply (leave it 'conv')")
@@ -204,16 +206,19 @@ def representation_network(config: GQNConfig) -> nn.Module:
 class StaticGates(nn.Module):
     """Gate pre-activations of inputs that are constant over the steps: a 'same' conv over [spatial maps, vectors on the grid].
 
-    Vectors reach the grid broadcast (`upsample=()`) or, for `upsample=(d_1, d_2, ...)` (their widths), through learned
-    transposed convolutions 1x1 -> `grid`x`grid`, one per vector and per step block (`steps` blocks of the output channels)."""
+    The output channels are `steps` blocks, one per step, returned as a tuple. Vectors reach the grid broadcast
+    (`upsample=()`) or, for `upsample=(d_1, d_2, ...)` (their widths), through learned transposed convolutions
+    1x1 -> `grid`x`grid`, one per vector and per step. `per_step` convolves the spatial maps with each step's block of
+    the weight in turn rather than with the whole weight at once: the same numbers, another speed."""
 
     def __init__(self, spatial_channels: int, vector_channels: int, out_channels: int, kernel_size: int,
-                 upsample: tuple[int, ...] = (), steps: int = 1, grid: int = 16):
+                 upsample: tuple[int, ...] = (), steps: int = 1, grid: int = 16, per_step: bool = False):
         super().__init__()
-        if upsample and (sum(upsample) != vector_channels or out_channels % steps):
-            raise ValueError(f"upsample widths {upsample} must add up to vector_channels={vector_channels} and "
-                             f"out_channels={out_channels} must split into steps={steps} blocks")
-        self.padding, self.steps, self.grid = kernel_size // 2, steps, grid
+        if out_channels % steps:
+            raise ValueError(f"out_channels={out_channels} must split into steps={steps} blocks")
+        if upsample and sum(upsample) != vector_channels:
+            raise ValueError(f"upsample widths {upsample} must add up to vector_channels={vector_channels}")
+        self.padding, self.steps, self.grid, self.per_step = kernel_size // 2, steps, grid, per_step
         fan_in = (spatial_channels + vector_channels) * kernel_size ** 2
         def uniform(*shape, fan=fan_in): return nn.Parameter(torch.empty(*shape).uniform_(-fan ** -0.5, fan ** -0.5))  # nn.Conv2d's init
         self.spatial_weight = uniform(out_channels, spatial_channels, kernel_size, kernel_size) if spatial_channels else None
@@ -222,16 +227,20 @@ class StaticGates(nn.Module):
         # (steps, d, d, grid, grid) per vector: nn.ConvTranspose2d(d, d, grid)'s weight layout and initialisation, per step
         self.upsample = nn.ParameterList([uniform(steps, d, d, grid, grid, fan=d * grid * grid) for d in upsample])
 
-    def forward(self, spatial: list[Tensor], vectors: list[Tensor], height: int, width: int) -> Tensor:
-        "spatial [(B, c_i, h, w)], vectors [(B, d_j)] -> (B, out, h, w), equal to the conv of the concatenation on the grid."
+    def forward(self, spatial: list[Tensor], vectors: list[Tensor], height: int, width: int) -> tuple[Tensor, ...]:
+        "spatial [(B, c_i, h, w)], vectors [(B, d_j)] -> `steps` x (B, out/steps, h, w): the conv of the concatenation on the grid."
         if not self.upsample: out = broadcast_conv2d(torch.cat(vectors, 1), self.vector_weight, height, width)  # (B, out, h, w)
         else:
             if (height, width) != (self.grid, self.grid):
                 raise ValueError(f"learned vector upsampling is built for a {self.grid}x{self.grid} grid, got {height}x{width}")
             maps = torch.cat([torch.einsum("bc,ncdhw->bndhw", v, u) for v, u in zip(vectors, self.upsample)], 2)  # (B, n, V, h, w)
             out = F.conv2d(maps.flatten(1, 2), self.vector_weight, padding=self.padding, groups=self.steps)   # step l's block sees its maps
-        if spatial: out = out + F.conv2d(torch.cat(spatial, 1), self.spatial_weight, padding=self.padding)
-        return out + self.bias[:, None, None]
+        x = torch.cat(spatial, 1) if spatial else None
+        if x is not None and not self.per_step: out = out + F.conv2d(x, self.spatial_weight, padding=self.padding)
+        out = (out + self.bias[:, None, None]).unflatten(1, (self.steps, -1)).unbind(1)   # per step: one stack in backward
+        if x is None or not self.per_step: return out
+        blocks = self.spatial_weight.unflatten(0, (self.steps, -1)).unbind(0)     # views; their gradients meet in one stack
+        return tuple(out_l + F.conv2d(x, w, padding=self.padding) for out_l, w in zip(out, blocks))
 
 # %% ../../nbs/62_models.gqn.ipynb #35a35ff6
 class DRAWGenerator(nn.Module):
@@ -247,7 +256,8 @@ class DRAWGenerator(nn.Module):
         self.query_down = (nn.Conv2d(c.image_channels, c.image_channels, 4, 4, bias=False)
                            if c.query_downsample == "conv" and not hidden_mode else None)
         vectors = (c.pose_dim,) if spatial_r else (c.pose_dim, c.r_dim)                   # widths of the inputs that are vectors
-        up = dict(upsample=vectors, steps=n, grid=c.grid_size) if c.vector_upsample == "learned" else {}
+        up = dict(upsample=vectors, grid=c.grid_size) if c.vector_upsample == "learned" else {}
+        up.update(steps=n, per_step=c.static_conv == "per_step")
         self.inference_static = StaticGates(query_channels + spatial_r, sum(vectors), n * gates, k, **up)
         self.generation_static = StaticGates(spatial_r, sum(vectors), n * gates, k, **up)
         self.inference_cells = nn.ModuleList([ConvLSTMCell(hid + (0 if hidden_mode else canvas), hid, k, False, c.forget_bias)
@@ -275,39 +285,38 @@ class DRAWGenerator(nn.Module):
 
 # %% ../../nbs/62_models.gqn.ipynb #2fbf972d
 def _static(self, r: Tensor, query_pose: Tensor, query_image: Tensor | None, height: int, width: int):
-    "Static gate pre-activations (B, n, 4·hidden, h, w) of the generation core and (if `query_image`) the inference core."
+    """Static gate pre-activations of the generation core and (if `query_image`) the inference core: per core a tuple
+    of n (B, 4·hidden, h, w), one per step (n = 1 with shared cores); with `query_into="hidden"` the inference core's
+    entries are pairs (gates, the query image's share of what is added to h_e)."""
     c = self.config
     spatial_r, vectors = ([r], [query_pose]) if r.dim() == 4 else ([], [query_pose, r])
-    n = 1 if c.shared_cores else c.steps
-    generation = self.generation_static(spatial_r, vectors, height, width).unflatten(1, (n, -1))
+    generation = self.generation_static(spatial_r, vectors, height, width)
     if query_image is None: return generation, None
-    if c.query_into == "hidden":     # the gates' static part, then the query image's share of what is added to h_e, per step
+    if c.query_into == "hidden":
         weight = torch.cat([m.weight[:, :c.image_channels] for m in self.hidden_in])             # (n·hidden, C, 4, 4)
-        x_hidden = F.conv2d(query_image, weight, stride=4).unflatten(1, (n, -1))                 # (B, n, hidden, h, w)
-        gates = self.inference_static(spatial_r, vectors, height, width).unflatten(1, (n, -1))
-        return generation, torch.cat([gates, x_hidden], 2)                                     # (B, n, 5·hidden, h, w)
+        x_hidden = F.conv2d(query_image, weight, stride=4).unflatten(1, (len(self.hidden_in), -1)).unbind(1)
+        return generation, tuple(zip(self.inference_static(spatial_r, vectors, height, width), x_hidden))
     x = self.query_down(query_image) if self.query_down is not None else F.pixel_unshuffle(query_image, 4)  # (B, Cx, h, w)
-    inference = self.inference_static([x, *spatial_r], vectors, height, width).unflatten(1, (n, -1))
-    return generation, inference
+    return generation, self.inference_static([x, *spatial_r], vectors, height, width)
 
 
-def _step(self, l: int, gen_static: Tensor, inf_static: Tensor, h_g, c_g, h_e, c_e, u, noise):
+def _step(self, l: int, gen_static: tuple, inf_static: tuple, h_g, c_g, h_e, c_e, u, noise):
     "One inference + generation step -> new (h_g, c_g, h_e, c_e, u) and the step's KL (B,). At l = 0 the states are zero."
     c = self.config
     i, first = (0 if c.shared_cores else l), l == 0
     if c.prior_state == "previous": mu_p, std_p = self.latent(self.prior_head, h_g)          # π(z | h_g^{l-1})
     if c.query_into == "hidden":                                                             # tf-gqn: [x_q, u]↓ added to h_e
-        gates, into = inf_static[:, i, :4 * c.hidden], inf_static[:, i, 4 * c.hidden:]
+        gates, into = inf_static[i]
         if not first:
             into = into + F.conv2d(u, self.hidden_in[i].weight[:, c.image_channels:], stride=4) + h_e
             h_e, c_e = self.inference_cells[i](h_g, (into, c_e), gates)
         else: h_e, c_e = self.inference_cells[i](None, (into, torch.zeros_like(into)), gates)     # h_g = u = h_e = c_e = 0
-    elif first: h_e, c_e = self.inference_cells[i](None, None, inf_static[:, i])              # its input [h_g, u↓] is 0
-    else: h_e, c_e = self.inference_cells[i](torch.cat([h_g, self.canvas_down[i](u)], 1), (h_e, c_e), inf_static[:, i])
+    elif first: h_e, c_e = self.inference_cells[i](None, None, inf_static[i])              # its input [h_g, u↓] is 0
+    else: h_e, c_e = self.inference_cells[i](torch.cat([h_g, self.canvas_down[i](u)], 1), (h_e, c_e), inf_static[i])
     mu_q, std_q = self.latent(self.posterior_head, h_e)                                      # q(z | h_e)
     z = mu_q + std_q * noise                                                                 # (B, z, h, w)
     if c.stop_grad_posterior_sample: z = z.detach()
-    h_g, c_g = self.generation_cells[i](z, None if first else (h_g, c_g), gen_static[:, i])
+    h_g, c_g = self.generation_cells[i](z, None if first else (h_g, c_g), gen_static[i])
     u = self.canvas_up[i](h_g) if first else u + self.canvas_up[i](h_g)                      # (B, canvas, H, W)
     if c.prior_state == "updated": mu_p, std_p = self.latent(self.prior_head, h_g)           # tf-gqn: π(z | h_g^l), seen z_l
     kl = gaussian_kl(mu_q.float(), std_q.float(), mu_p.float(), std_p.float())               # float32 under bf16 autocast
@@ -317,10 +326,10 @@ def _step(self, l: int, gen_static: Tensor, inf_static: Tensor, h_g, c_g, h_e, c
 DRAWGenerator.static, DRAWGenerator.step = _static, _step
 
 # %% ../../nbs/62_models.gqn.ipynb #2fd22b8c
-def _posterior(self, gen_static: Tensor, inf_static: Tensor, noise: Tensor, height: int, width: int):
+def _posterior(self, gen_static: tuple, inf_static: tuple, noise: Tensor, height: int, width: int):
     "Run the L steps with posterior samples: -> canvas (B, canvas, H, W), KL per step (B, L)."
     c = self.config
-    h_g = gen_static.new_zeros(noise.shape[1], c.hidden, height // c.STRIDE, width // c.STRIDE)  # read by the prior head
+    h_g = gen_static[0].new_zeros(noise.shape[1], c.hidden, height // c.STRIDE, width // c.STRIDE)  # read by the prior head
     c_g = h_e = c_e = u = None                                                                  # zero: step 0 skips them
     kls = []
     for l in range(c.steps):
@@ -332,15 +341,15 @@ def _posterior(self, gen_static: Tensor, inf_static: Tensor, noise: Tensor, heig
     return u, torch.stack(kls, 1)
 
 
-def _prior(self, gen_static: Tensor, noise: Tensor, height: int, width: int) -> Tensor:
+def _prior(self, gen_static: tuple, noise: Tensor, height: int, width: int) -> Tensor:
     "Run the generation core alone on prior samples -> canvas (B, canvas, H, W)."
     c = self.config
-    h_g = gen_static.new_zeros(noise.shape[1], c.hidden, height // c.STRIDE, width // c.STRIDE)
+    h_g = gen_static[0].new_zeros(noise.shape[1], c.hidden, height // c.STRIDE, width // c.STRIDE)
     state, u = None, 0
     for l in range(c.steps):
         i = 0 if c.shared_cores else l
         mu_p, std_p = self.latent(self.prior_head, h_g)
-        h_g, c_g = state = self.generation_cells[i](mu_p + std_p * noise[l], state, gen_static[:, i])
+        h_g, c_g = state = self.generation_cells[i](mu_p + std_p * noise[l], state, gen_static[i])
         u = u + self.canvas_up[i](h_g)
     return u
 
