@@ -65,8 +65,9 @@ class GQNConfig(Config):
                        shared_cores=True, forget_bias=1.0, latent_std="softplus", query_into="hidden"),
         "quick": dict(representation="tower", r_dim=64, hidden=32, canvas_channels=32, steps=6, batch_size=16,
                       sigma_steps=1000),  # a CPU run of a few thousand steps: σ anneals within it
-        # counted peak at batch 36: 4.9 GiB float32, 4.5 GiB bf16 (nbs/26_train.memory.ipynb); measured on an H200: 5.3 GiB
-        # TF32, 4.8 GiB bf16 (benchmarks/gpu_bench.md). The paper's run fits all three; batch 144 measured 14.0 / 11.5 GiB
+        # counted peak at batch 36: 4.65 GiB float32, 4.19 GiB bf16 (nbs/26_train.memory.ipynb); measured on an H200 before
+        # the per-step static gates (counted 4.86 / 4.45 then): 5.3 GiB TF32, 4.8 GiB bf16 (benchmarks/gpu_bench.md). The
+        # paper's run fits all three; batch 144 measured 14.0 / 11.5 GiB
         "gpu12gb": dict(batch_size=36),
         "gpu24gb": dict(batch_size=36),
         "gpu80gb": dict(batch_size=36),
