@@ -1,5 +1,4 @@
 """GQN end to end on generated rooms: a tiny model overfits a few scenes, and `fit` trains it from a DataLoader."""
-import time
 
 import pytest
 import torch
@@ -24,7 +23,9 @@ def tiny_config(**kw):
 
 
 def test_overfit_few_scenes(scenes):
-    "The negative ELBO of a fixed batch (3 context views, one query view per scene) drops clearly within ~20 s."
+    """The negative ELBO of a fixed batch (3 context views, one query view per scene) drops clearly in 80 steps, and the
+    reconstructions beat the batch's mean colour. Over seeds 0-5 and both `static_conv` modes the final MSE was 0.24-0.55 of
+    that baseline (3-6x it untrained): the bar is 0.65, since floating-point order alone moves a run within that spread."""
     torch.manual_seed(0); torch.set_num_threads(1)
     ds, items = scenes
     batch = ds.context_query(3, generator=torch.Generator().manual_seed(0))(items)
@@ -32,20 +33,19 @@ def test_overfit_few_scenes(scenes):
     model.sigma = 0.2
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     args = (batch["context_images"], batch["context_poses"], batch["query_pose"], batch["query_image"])
-    start, losses = time.perf_counter(), []
+    losses = []
     for step in range(80):
         out = model(*args)
         loss = (out.nll + out.kl).mean()
         opt.zero_grad(); loss.backward(); opt.step()
         losses.append(loss.item())
-        if time.perf_counter() - start > 25: break
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.5 * first, f"negative ELBO {first:.0f} -> {last:.0f} nats in {len(losses)} steps"
     with torch.no_grad():
         out = model(*args)
         mse = ((out.recon - batch["query_image"]) ** 2).mean().item()
         baseline = ((batch["query_image"] - batch["query_image"].mean()) ** 2).mean().item()
-    assert mse < 0.5 * baseline, (mse, baseline)
+    assert mse < 0.65 * baseline, (mse, baseline)
     assert torch.isfinite(out.bits_per_dim).all() and (out.kl >= 0).all()
     views = model.generate(args[0], args[1], torch.stack([s["poses"][9] for s in items]), n_samples=2)
     assert views.shape == (4, 2, 3, SIZE, SIZE)
