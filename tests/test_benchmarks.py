@@ -6,6 +6,7 @@ unimportable, as on the GPU machine, so every experiment notebook runs through t
 import json
 import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -137,7 +138,6 @@ def test_the_model_is_the_official_network_given_its_weights_and_noise(script, r
     """load_official_* (load_torch_gqn for GQN) + the same standard-normal draws: every output and gradient matches the
     reference code's. Needs that code extracted into .refs/ (benchmarks/GPU.md, 'Before the first call'); a clean clone
     has none."""
-    import sys
     official = ROOT / ".refs" / refs
     if not (official / source).is_file(): pytest.skip(f"needs the official code extracted into .refs/{refs} (benchmarks/GPU.md, "
                                                       "'Before the first call'); a clean clone has none")
@@ -172,3 +172,29 @@ def test_the_slot_symmetry_read_outs_see_keys_and_dead_channels():
     dead = module.symmetry(model, images)
     assert dead["dead_channels"][-1] == 1.0 and dead["conv_spread"] == 0.0
     assert dead["key_spread"] == 0 and dead["logit_spread"] == 0 and dead["attention_dev"][0] < 1e-6
+
+
+def test_the_checkpoint_curve_sweeps_test_time_refinement(tmp_path, child_env):
+    """benchmarks/checkpoint_curve.py --refinement-iters: one JSON line per checkpoint and number of test-time refinement
+    steps, each evaluated at that number (refinement changes the posterior, so the KL differs), and a second run over the
+    same folder skips every pair it already has and adds only the new ones."""
+    import torch
+
+    from scenenb.io import save_checkpoint
+    from scenenb.models.emorl import EMORL, EMORLConfig
+    torch.manual_seed(0)
+    config = EMORLConfig.preset("tetrominoes", latent_dim=8, feature_dim=8, hidden_dim=16, refinement_iters=1)
+    save_checkpoint(tmp_path / "ckpts" / "ckpt-00000007.pt", {"model": EMORL(config).state_dict(), "model_config": config.to_dict(), "step": 7})
+    out = tmp_path / "curve.jsonl"
+
+    def curve(*iters):
+        r = subprocess.run([sys.executable, "benchmarks/checkpoint_curve.py", str(tmp_path / "ckpts"), str(out),
+                            "--model", "emorl", "--num-images", "4", "--refinement-iters", *map(str, iters)],
+                           capture_output=True, text=True, env=child_env, timeout=300, cwd=ROOT)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        return [json.loads(line) for line in out.read_text().splitlines()]
+
+    first = curve(0, 2)
+    assert [(r["step"], r["iters"]) for r in first] == [(7, 0), (7, 2)]
+    assert first[0]["kl"] != first[1]["kl"]
+    assert [(r["step"], r["iters"]) for r in curve(0, 2, 3)] == [(7, 0), (7, 2), (7, 3)]
